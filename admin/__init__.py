@@ -1,0 +1,29 @@
+"""The Flask admin: application factory and blueprints."""
+
+from __future__ import annotations
+
+from flask import Flask, redirect, url_for
+
+from alo185 import db
+from alo185.settings import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=settings.secrets()["flask_secret_key"], ALO185=settings)
+    app.extensions["alo185.sessions"] = db.session_factory(settings.database_url)
+
+    from admin.calls import bp as calls_bp
+
+    app.register_blueprint(calls_bp)
+
+    @app.get("/")
+    def index():  # type: ignore[no-untyped-def]
+        return redirect(url_for("calls.list_calls"))
+
+    @app.get("/healthz")
+    def healthz():  # type: ignore[no-untyped-def]
+        return {"status": "ok"}
+
+    return app

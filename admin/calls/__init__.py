@@ -1,0 +1,56 @@
+"""Call records: the list operators and supervisors see at /calls, and its JSON twin."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, render_template, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from alo185.models import CallRecord
+from alo185.phone import mask
+
+bp = Blueprint("calls", __name__, template_folder="templates")
+PAGE_SIZE = 100
+
+
+def _recent(limit: int) -> list[CallRecord]:
+    sessions: sessionmaker[Session] = current_app.extensions["alo185.sessions"]
+    with sessions() as session:
+        query = select(CallRecord).order_by(CallRecord.started_at.desc().nulls_last(), CallRecord.id.desc())
+        return list(session.scalars(query.limit(limit)))
+
+
+def _limit() -> int:
+    try:
+        return max(1, min(int(request.args.get("limit", PAGE_SIZE)), 1000))
+    except ValueError:
+        return PAGE_SIZE
+
+
+@bp.get("/calls")
+def list_calls():  # type: ignore[no-untyped-def]
+    return render_template("calls/list.html", calls=_recent(_limit()), mask=mask)
+
+
+@bp.get("/api/calls")
+def api_calls():  # type: ignore[no-untyped-def]
+    rows = _recent(_limit())
+    return jsonify(
+        [
+            {
+                "uniqueid": r.uniqueid,
+                "caller": mask(r.caller),
+                "digit": r.digit,
+                "queue": r.queue,
+                "started_at": r.started_at.isoformat() if r.started_at else None,
+                "wait_s": r.wait_s,
+                "talk_s": r.talk_s,
+                "duration_s": r.duration_s,
+                "answered": r.answered,
+                "answered_by": r.answered_by,
+                "outcome": r.outcome,
+                "agi_status": r.agi_status,
+            }
+            for r in rows
+        ]
+    )

@@ -1,0 +1,169 @@
+"""``alo185 recorder``: call events from the Redis stream -> call records in the database.
+
+Idempotent: each event type sets its own fields of the record keyed by uniqueid, so a
+redelivered or reordered event gives the same record. Events are acked only after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from alo185 import bus, db
+from alo185.models import CallRecord
+from alo185.settings import Settings
+
+log = logging.getLogger(__name__)
+GROUP = "recorder"
+
+
+def _when(ts: Any) -> datetime | None:
+    return datetime.fromtimestamp(float(ts), UTC) if ts not in (None, "") else None
+
+
+def _set(record: CallRecord, **fields: Any) -> None:
+    for name, value in fields.items():
+        if value not in (None, ""):
+            setattr(record, name, value)
+
+
+def _on_start(r: CallRecord, e: dict[str, Any]) -> None:
+    _set(r, linkedid=e.get("linkedid"), caller=e.get("caller"), started_at=_when(e.get("ts")))
+
+
+def _on_ivr(r: CallRecord, e: dict[str, Any]) -> None:
+    _set(r, digit=e.get("digit"), queue=e.get("queue"))
+    if not r.caller:
+        _set(r, caller=e.get("caller"))
+
+
+def _on_ivr_done(r: CallRecord, e: dict[str, Any]) -> None:
+    _set(r, agi_status=e.get("agi_status"))
+
+
+def _on_join(r: CallRecord, e: dict[str, Any]) -> None:
+    _set(r, queue=e.get("queue"))  # the queue actually joined wins over the IVR's choice
+
+
+def _on_connect(r: CallRecord, e: dict[str, Any]) -> None:
+    r.answered = True
+    _set(r, queue=e.get("queue"), wait_s=e.get("wait_s"), answered_by=e.get("member"))
+
+
+def _on_complete(r: CallRecord, e: dict[str, Any]) -> None:
+    r.answered = True
+    _set(r, talk_s=e.get("talk_s"))
+
+
+def _on_abandon(r: CallRecord, e: dict[str, Any]) -> None:
+    r.abandoned = True
+    _set(r, queue=e.get("queue"), wait_s=e.get("wait_s"))
+
+
+def _on_end(r: CallRecord, e: dict[str, Any]) -> None:
+    _set(r, ended_at=_when(e.get("ts")))
+
+
+APPLY: dict[str, Callable[[CallRecord, dict[str, Any]], None]] = {
+    "call.start": _on_start,
+    "ivr": _on_ivr,
+    "ivr.done": _on_ivr_done,
+    "queue.join": _on_join,
+    "queue.connect": _on_connect,
+    "queue.complete": _on_complete,
+    "queue.abandon": _on_abandon,
+    "call.end": _on_end,
+}
+
+
+def outcome(r: CallRecord) -> str | None:
+    if r.answered:
+        return "answered"
+    if r.abandoned:
+        return "abandoned"
+    if r.ended_at is not None:
+        return "ended"  # hung up before reaching a queue
+    return None
+
+
+def apply_event(session: Session, event: dict[str, Any]) -> CallRecord | None:
+    """Fold one event into its call record (created on first sight). Unknown types are ignored."""
+    handler = APPLY.get(event.get("type", ""))
+    uniqueid = event.get("uniqueid")
+    if handler is None or not uniqueid:
+        return None
+    record = session.scalars(select(CallRecord).where(CallRecord.uniqueid == uniqueid)).one_or_none()
+    if record is None:
+        if event["type"] == "call.end":
+            return None  # a channel that never entered the hotline
+        record = CallRecord(uniqueid=uniqueid, answered=False, abandoned=False)
+        session.add(record)
+    handler(record, event)
+    if record.started_at and record.ended_at:
+        record.duration_s = round((_aware(record.ended_at) - _aware(record.started_at)).total_seconds(), 3)
+    record.outcome = outcome(record)
+    return record
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were stored as UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class Recorder:
+    def __init__(self, settings: Settings, consumer: str | None = None) -> None:
+        self.redis = bus.connect(settings.redis_connection_url)
+        self.sessions: sessionmaker[Session] = db.session_factory(settings.database_url)
+        # A stable name: after a restart this consumer takes back its own unacked events.
+        self.consumer = consumer or socket.gethostname()
+        self.stopping = threading.Event()
+        bus.ensure_group(self.redis, GROUP)
+
+    def run_once(self, block_ms: int = 1000) -> int:
+        """Process what is pending and what arrives within ``block_ms``; returns events handled."""
+        handled = 0
+        batch = list(bus.read_group(self.redis, GROUP, self.consumer, block_ms=block_ms))
+        if not batch:
+            return 0
+        with self.sessions.begin() as session:
+            for msg_id, event in batch:
+                try:
+                    with session.begin_nested():
+                        apply_event(session, event)
+                except OperationalError:
+                    raise  # the database is unwell: nothing is acked, all is retried
+                except Exception as exc:
+                    # A bad event must not block the stream: keep it aside for a person to look at.
+                    log.exception("event %s cannot be recorded; moved to %s", msg_id, bus.DEAD_LETTERS)
+                    bus.dead_letter(self.redis, msg_id, event, repr(exc))
+                handled += 1
+        self.redis.xack(bus.CALL_EVENTS, GROUP, *[msg_id for msg_id, _ in batch])
+        return handled
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.run_once()
+            except redis.ConnectionError as exc:
+                log.warning("Redis unavailable: %s", exc)
+                self.stopping.wait(1)
+            except Exception:
+                log.exception("recording failed; events stay pending and are retried")
+                self.stopping.wait(1)
+
+
+def main(settings: Settings) -> None:
+    recorder = Recorder(settings)
+    signal.signal(signal.SIGTERM, lambda *_: recorder.stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: recorder.stopping.set())
+    recorder.run()

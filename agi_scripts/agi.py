@@ -1,0 +1,85 @@
+"""pyst2's AGI class made safe for a threaded FastAGI server on Python 3.
+
+pyst2 0.5.1 assumes a process per call on stdin/stdout. Over a socket in a thread:
+- its constructor installs a SIGHUP handler, which raises outside the main thread;
+  FastAGI reports a hangup with a ``HANGUP`` line on the socket instead;
+- it writes debug lines for every command to stderr;
+- ``_quote`` does not escape quotes or backslashes;
+- an unsolicited ``HANGUP`` line, end of file or a ``511`` (dead channel) reply
+  surface as unknown errors instead of a hangup.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TextIO
+
+from asterisk.agi import AGI, AGIHangup, AGIUnknownError
+
+__all__ = ["AGIHangup", "SocketAGI"]
+
+
+class _HangupAwareReader:
+    """Reads AGI lines, swallowing the asynchronous ``HANGUP`` notice and turning EOF into a hangup."""
+
+    def __init__(self, stream: TextIO, agi: SocketAGI) -> None:
+        self._stream = stream
+        self._agi = agi
+
+    def readline(self) -> str:
+        while True:
+            line = self._stream.readline()
+            if line == "":
+                raise AGIHangup("connection closed by Asterisk")
+            if line.strip() == "HANGUP":
+                self._agi.hung_up = True
+                continue
+            return line
+
+
+class SocketAGI(AGI):
+    def __init__(self, rfile: TextIO, wfile: TextIO) -> None:
+        self.stdin = _HangupAwareReader(rfile, self)
+        self.stdout = wfile
+        self.stderr = io.StringIO()
+        self._got_sighup = False
+        self.hung_up = False
+        self.env: dict[str, str] = {}
+        self._get_agi_env()
+
+    def _get_agi_env(self) -> None:
+        while True:
+            line = self.stdin.readline().rstrip("\r\n")
+            if line == "":
+                return
+            key, _, value = line.partition(":")
+            if key.strip():
+                self.env[key.strip()] = value.strip()
+
+    def _quote(self, string: object) -> str:
+        text = str(string).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+        return f'"{text}"'
+
+    def send_command(self, command: str, *args: object) -> None:
+        line = " ".join([command.strip(), *map(str, args)]).strip()
+        self.stdout.write(line + "\n")
+        self.stdout.flush()
+
+    def get_result(self, stdin: object = None) -> dict:
+        self.stderr.seek(0)
+        self.stderr.truncate()
+        return super().get_result()
+
+    def execute(self, command: str, *args: object) -> dict:
+        try:
+            return super().execute(command, *args)
+        except AGIUnknownError as exc:
+            if exc.args and exc.args[0] == 511:
+                raise AGIHangup("command on a dead channel") from exc
+            raise
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise AGIHangup("connection lost") from exc
+
+    def env_get(self, name: str, default: str = "") -> str:
+        value = self.env.get(name, default)
+        return default if value == "unknown" else value

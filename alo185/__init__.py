@@ -1,0 +1,1 @@
+"""alo185: shared core (settings, models, event bus, processes, PBX, command line)."""

@@ -1,0 +1,3 @@
+from alo185.cli import main
+
+raise SystemExit(main())

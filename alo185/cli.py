@@ -1,0 +1,108 @@
+"""The ``alo185`` command: the stack, the PBX and each long-running process."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+
+from alo185 import db, procs, services
+from alo185.pbx import Pbx, ProvisionError
+from alo185.settings import Settings, load_settings
+
+
+def _pbx(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "install":
+        pbx = Pbx.install(settings)
+        print(f"Asterisk ready: {' '.join(pbx.argv())}")
+        return 0
+    pbx = Pbx.locate(settings)
+    if args.action == "start":
+        pbx.start()
+        print(f"Asterisk running (pid {procs.running_pid(settings, 'asterisk')})")
+    elif args.action == "stop":
+        print("stopped" if pbx.stop() else "not running")
+    elif args.action == "status":
+        print(f"running (pid {procs.running_pid(settings, 'asterisk')})" if pbx.running() else "not running")
+        return 0 if pbx.running() else 3
+    elif args.action == "reload":
+        pbx.reload()
+    elif args.action == "cli":
+        if args.command:
+            print(pbx.cli(" ".join(args.command)), end="")
+        else:
+            return subprocess.call(pbx.argv("-r"))
+    return 0
+
+
+def _foreground(command: str, settings: Settings) -> int:
+    if command == "agi":
+        from agi_scripts.main import main
+    elif command == "queue":
+        from queue_manager.service import main
+    elif command == "recorder":
+        from admin.recorder import main
+    else:
+        from admin.main import main
+    if command in ("recorder", "admin"):
+        db.migrate(settings.database_url)
+    main(settings)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alo185", description="Alo 185 citizen hotline")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    pbx = sub.add_parser("pbx", help="the Asterisk PBX")
+    pbx.add_argument("action", choices=["install", "start", "stop", "status", "reload", "cli"])
+    pbx.add_argument("command", nargs="*", help="for 'cli': one CLI command, e.g. dialplan show alo185-inbound")
+    sub.add_parser("up", help="start everything in the background")
+    sub.add_parser("down", help="stop everything this instance started")
+    sub.add_parser("status", help="which processes run")
+    demo = sub.add_parser("demo", help="start everything and place demo calls")
+    demo.add_argument("--calls", type=int, default=4)
+    sub.add_parser("migrate", help="apply database migrations")
+    for name, text in (
+        ("agi", "FastAGI server (foreground)"),
+        ("queue", "AMI queue manager (foreground)"),
+        ("recorder", "call events -> call records (foreground)"),
+        ("admin", "admin web application (foreground)"),
+    ):
+        sub.add_parser(name, help=text)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose or os.environ.get("ALO185_DEBUG") else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = load_settings()
+        if args.cmd == "pbx":
+            return _pbx(settings, args)
+        if args.cmd == "up":
+            services.up(settings)
+            print(f"\nAdmin: {settings.admin_url}/calls")
+        elif args.cmd == "down":
+            services.down(settings)
+        elif args.cmd == "status":
+            for name, pid in services.status(settings).items():
+                print(f"{name:<9} {'pid ' + str(pid) if pid else 'stopped'}")
+        elif args.cmd == "demo":
+            from alo185 import demo
+
+            records = demo.run(settings, args.calls)
+            return 0 if records and all(r.ended_at for r in records) else 1
+        elif args.cmd == "migrate":
+            db.migrate(settings.database_url)
+        else:
+            return _foreground(args.cmd, settings)
+    except (ProvisionError, RuntimeError, ValueError) as exc:
+        print(f"alo185: {exc}", file=sys.stderr)
+        return 2
+    return 0

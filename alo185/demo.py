@@ -1,0 +1,67 @@
+"""``alo185 demo``: the stack up, a few real calls through the IVR, their records in the admin."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from alo185 import ami, db, services, simulate
+from alo185.models import CallRecord
+from alo185.settings import Settings
+from ivr.menu import QUEUES
+
+DEMO_CALLS = (("1", "+905321110001"), ("2", "+905321110002"), ("0", "+905321110003"), ("", "+905321110004"))
+
+
+async def _place_calls(settings: Settings, run_id: str, count: int) -> list[str]:
+    manager = await ami.connect(settings)
+    ids = []
+    try:
+        members = [(q, await simulate.add_operator(manager, q, "Demo operatör")) for q in QUEUES]
+        try:
+            for i in range(count):
+                keys, caller = DEMO_CALLS[i % len(DEMO_CALLS)]
+                ids.append(f"demo-{run_id}-{i + 1}")
+                await simulate.call_185(manager, ids[-1], caller, keys)
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(1)
+        finally:
+            # Leave the simulated operators in place until the calls are done, then remove them.
+            await _wait_records(settings, ids, timeout=90)
+            for queue, interface in members:
+                await simulate.remove_operator(manager, queue, interface)
+    finally:
+        ami.disconnect(manager)
+    return ids
+
+
+async def _wait_records(settings: Settings, ids: list[str], timeout: float) -> None:
+    sessions = db.session_factory(settings.database_url)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sessions() as s:
+            done = s.scalars(
+                select(CallRecord.uniqueid).where(CallRecord.uniqueid.in_(ids), CallRecord.ended_at.is_not(None))
+            ).all()
+        if len(done) == len(ids):
+            return
+        await asyncio.sleep(0.5)
+
+
+def run(settings: Settings, count: int = 4, log: Callable[[str], None] = print) -> list[CallRecord]:
+    services.up(settings, log)
+    run_id = time.strftime("%H%M%S")
+    log(f"placing {count} demo calls through 185 (Local channels keying the menu)…")
+    ids = asyncio.run(_place_calls(settings, run_id, count))
+    with db.session_factory(settings.database_url)() as s:
+        records = list(s.scalars(select(CallRecord).where(CallRecord.uniqueid.in_(ids)).order_by(CallRecord.uniqueid)))
+    for r in records:
+        log(f"  {r.uniqueid}: key {r.digit or '-'} -> {r.queue}, wait {r.wait_s}s, {r.outcome}, {r.duration_s}s")
+    missing = len(ids) - sum(1 for r in records if r.ended_at)
+    if missing:
+        log(f"{missing} call(s) not recorded yet; see {settings.log_dir}")
+    log(f"\nCalls: {settings.admin_url}/calls")
+    return records

@@ -1,0 +1,71 @@
+"""Render ``asterisk_conf/*.conf`` (Jinja2 templates) into an instance's etc directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import jinja2
+
+from alo185.settings import REPO_DIR
+from ivr.menu import FALLBACK_QUEUE, QUEUES
+
+if TYPE_CHECKING:
+    from alo185.pbx.control import Pbx
+
+TEMPLATE_DIR = REPO_DIR / "asterisk_conf"
+PACKAGED_DIR_KEYS = ("astmoddir", "astdatadir", "astvarlibdir", "astagidir", "astsbindir")
+
+
+def packaged_directories(pbx: Pbx) -> dict[str, str]:
+    """Directories of the installed package (modules, sounds) from its own asterisk.conf."""
+    text = pbx.host_path("/etc/asterisk/asterisk.conf").read_text()
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=>")
+        if sep and key.strip() in PACKAGED_DIR_KEYS:
+            found[key.strip()] = value.split(";")[0].strip()
+    missing = set(PACKAGED_DIR_KEYS) - set(found)
+    if missing:
+        raise RuntimeError(f"the packaged asterisk.conf lacks {', '.join(sorted(missing))}")
+    return found
+
+
+def context(pbx: Pbx) -> dict[str, object]:
+    s = pbx.settings
+    secrets = s.secrets()
+    inst = pbx.instance_dir
+    return {
+        "dirs": {
+            **packaged_directories(pbx),
+            **{name: pbx.pbx_path(inst / name) for name in ("etc", "spool", "log", "run", "lib", "cache", "sounds")},
+        },
+        "instance": s.instance,
+        "ami": {"port": s.ami_port, "user": s.ami_user, "secret": secrets["ami_secret"]},
+        "agi_url": f"agi://{s.agi_host}:{s.agi_port}",
+        "sip_port": s.sip_port,
+        "operators": [{"ext": ext, "password": s.sip_password(ext)} for ext in s.operators],
+        "queues": QUEUES,
+        "fallback_queue": FALLBACK_QUEUE,
+        "queue_timeout": s.queue_timeout,
+    }
+
+
+def render_all(pbx: Pbx) -> list[Path]:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    ctx = context(pbx)
+    written = []
+    for template in sorted(TEMPLATE_DIR.glob("*.conf")):
+        target = pbx.instance_dir / "etc" / template.name
+        text = env.get_template(template.name).render(ctx)
+        tmp = target.with_suffix(".conf.tmp")
+        tmp.write_text(text)
+        tmp.chmod(0o600)
+        tmp.replace(target)
+        written.append(target)
+    return written

@@ -1,0 +1,42 @@
+"""Turkish phone numbers: E.164 normalisation and masking for lists and logs (KVKK)."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+REGION = "TR"
+
+
+def normalize(raw: str | None) -> str | None:
+    """E.164 (``+905321234567``) for a caller ID as Asterisk gives it, or None if it is no number."""
+    if not raw:
+        return None
+    try:
+        number = phonenumbers.parse(raw, REGION)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def display(raw: str | None) -> str:
+    """``+90 532 123 45 67``; anything unparseable is shown as given."""
+    e164 = normalize(raw)
+    if e164 is None:
+        return raw or ""
+    return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def mask(raw: str | None) -> str:
+    """``+90 532 *** ** 67``: country and operator code and the last two digits stay visible."""
+    shown = display(raw)
+    if not shown:
+        return ""
+    groups = shown.split(" ")
+    if len(groups) >= 4 and groups[0].startswith("+"):
+        return " ".join([groups[0], groups[1], *("*" * len(g) for g in groups[2:-1]), groups[-1]])
+    digits = [c for c in shown if c.isdigit()]
+    if len(digits) <= 4:
+        return "*" * len(shown)
+    return shown[:2] + "".join("*" if c.isdigit() else c for c in shown[2:-2]) + shown[-2:]

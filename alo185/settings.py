@@ -1,0 +1,148 @@
+"""One settings object for every process.
+
+Precedence: built-in defaults < config file (TOML) < environment (``ALO185_*``).
+The config file is ``$ALO185_CONFIG`` if set, else ``<var>/alo185.toml`` if present.
+Secrets are never configured by hand: they are generated once into ``<var>/secrets.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+ENV_PREFIX = "ALO185_"
+SECRET_NAMES = ("ami_secret", "flask_secret_key", "sip_password_salt")
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path = REPO_DIR / "var"
+    # The PBX root (a Debian-sid chroot) is shared by every instance on the machine.
+    pbx_root: Path = REPO_DIR / "var" / "pbx" / "root"
+    instance: str = "main"
+    debian_mirror: str = "http://deb.debian.org/debian"
+    db_url: str = ""
+    redis_url: str = ""
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_user: str = "alo185"
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+    sip_port: int = 5060
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 8185
+    # Seconds a caller waits in the queue before the dialplan gives up on it.
+    queue_timeout: int = 300
+    # SIP extensions of the operator softphones rendered into pjsip.conf.
+    operators: tuple[str, ...] = ("1001", "1002")
+    config_file: Path | None = field(default=None, compare=False)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.var_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var_dir / "log"
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.var_dir / 'alo185.db'}"
+
+    @property
+    def redis_socket(self) -> Path:
+        return self.run_dir / "redis.sock"
+
+    @property
+    def redis_is_local(self) -> bool:
+        """True when alo185 runs its own Redis server (no external URL given)."""
+        return not self.redis_url
+
+    @property
+    def redis_connection_url(self) -> str:
+        return self.redis_url or f"unix://{self.redis_socket}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://{self.admin_host}:{self.admin_port}"
+
+    def secrets(self) -> dict[str, str]:
+        """Load the instance's secrets, generating any that are missing."""
+        return load_or_create_secrets(self.var_dir / "secrets.json")
+
+    def sip_password(self, extension: str) -> str:
+        return self.secrets().get(f"sip_{extension}") or _add_secret(self.var_dir / "secrets.json", f"sip_{extension}")
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def load_or_create_secrets(path: Path) -> dict[str, str]:
+    data: dict[str, str] = {}
+    if path.exists():
+        data = json.loads(path.read_text())
+    missing = [name for name in SECRET_NAMES if not data.get(name)]
+    if missing:
+        for name in missing:
+            data[name] = secrets.token_urlsafe(24)
+        _write_private(path, data)
+    return data
+
+
+def _add_secret(path: Path, name: str) -> str:
+    data = load_or_create_secrets(path)
+    data[name] = secrets.token_urlsafe(18)
+    _write_private(path, data)
+    return data[name]
+
+
+def _write_private(path: Path, data: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2)
+    os.replace(tmp, path)
+
+
+def _coerce(name: str, raw: object) -> object:
+    kind = {f.name: f.type for f in dataclasses.fields(Settings)}[name]
+    if kind == "int":
+        return int(raw)  # type: ignore[arg-type]
+    if kind in ("Path", "Path | None"):
+        return Path(str(raw)).expanduser().resolve()
+    if kind.startswith("tuple"):
+        items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+        return tuple(str(i).strip() for i in items if str(i).strip())
+    return str(raw)
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Build the settings from defaults, the optional config file and the environment."""
+    env = dict(os.environ if env is None else env)
+    names = {f.name for f in dataclasses.fields(Settings)} - {"config_file"}
+    values: dict[str, object] = {}
+    from_env = {
+        key[len(ENV_PREFIX) :].lower(): value
+        for key, value in env.items()
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in names
+    }
+    var_dir = _coerce("var_dir", from_env["var_dir"]) if "var_dir" in from_env else Settings.var_dir
+    config_path = Path(env[ENV_PREFIX + "CONFIG"]) if env.get(ENV_PREFIX + "CONFIG") else None
+    if config_path is None and (Path(var_dir) / "alo185.toml").exists():  # type: ignore[arg-type]
+        config_path = Path(var_dir) / "alo185.toml"  # type: ignore[arg-type]
+    if config_path is not None:
+        with open(config_path, "rb") as fh:
+            from_file = tomllib.load(fh)
+        unknown = set(from_file) - names
+        if unknown:
+            raise ValueError(f"{config_path}: unknown settings {', '.join(sorted(unknown))}")
+        values.update({k: _coerce(k, v) for k, v in from_file.items()})
+    values.update({k: _coerce(k, v) for k, v in from_env.items()})
+    return Settings(**values, config_file=config_path)  # type: ignore[arg-type]

@@ -1,0 +1,54 @@
+"""Simulated citizens and operators as Local channels (dialplan contexts alo185-sim-*).
+
+Used by the demo, the tests and the benchmarks to drive real calls through the real PBX.
+"""
+
+from __future__ import annotations
+
+from panoramisk import Manager
+
+from alo185 import ami
+
+SIM_OPERATOR = "Local/{talk}@alo185-sim-operator/n"
+
+
+async def add_operator(manager: Manager, queue: str, name: str, talk_s: int = 3) -> str:
+    """Put a simulated operator into ``queue``; returns its interface."""
+    interface = SIM_OPERATOR.format(talk=talk_s)
+    try:
+        await ami.action(manager, {"Action": "QueueAdd", "Queue": queue, "Interface": interface, "MemberName": name})
+    except ami.AmiError as exc:
+        if "Already there" not in str(exc):
+            raise
+    return interface
+
+
+async def remove_operator(manager: Manager, queue: str, interface: str) -> None:
+    try:
+        await ami.action(manager, {"Action": "QueueRemove", "Queue": queue, "Interface": interface})
+    except ami.AmiError as exc:
+        if "Not there" not in str(exc):
+            raise
+
+
+async def call_185(manager: Manager, channel_id: str, caller: str, keys: str = "") -> None:
+    """Originate a citizen's call to 185 that keys ``keys`` (nothing if empty) after the greeting starts.
+
+    ``channel_id`` becomes the uniqueid of the call's channel, so callers can find its record.
+    """
+    exten = f"k{keys}" if keys else "silent"
+    await ami.action(
+        manager,
+        {
+            "Action": "Originate",
+            "Channel": f"Local/{exten}@alo185-sim-caller/n",
+            "Context": "alo185-inbound",
+            "Exten": "185",
+            "Priority": "1",
+            "CallerID": f'"Vatandaş" <{caller}>',
+            "ChannelId": channel_id,
+            "OtherChannelId": f"{channel_id}-phone",
+            "Timeout": "30000",
+            "Async": "true",
+        },
+    )

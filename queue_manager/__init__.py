@@ -1,0 +1,1 @@
+"""The AMI side: live queue state, service level, call events (panoramisk, asyncio)."""
