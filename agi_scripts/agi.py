@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 from typing import TextIO
 
-from asterisk.agi import AGI, AGIHangup, AGIUnknownError
+from asterisk.agi import AGI, AGIAppError, AGIHangup, AGIUnknownError
 
 __all__ = ["AGIHangup", "SocketAGI"]
 
@@ -73,6 +73,13 @@ class SocketAGI(AGI):
     def execute(self, command: str, *args: object) -> dict:
         try:
             return super().execute(command, *args)
+        except AGIHangup:
+            raise
+        except AGIAppError as exc:
+            # "result=-1" after Asterisk announced the hangup is the hangup, not an application error.
+            if self.hung_up:
+                raise AGIHangup(str(exc)) from exc
+            raise
         except AGIUnknownError as exc:
             if exc.args and exc.args[0] == 511:
                 raise AGIHangup("command on a dead channel") from exc

@@ -16,6 +16,8 @@ import redis
 
 CALL_EVENTS = "alo185:call-events"
 DEAD_LETTERS = "alo185:dead-letters"
+# Set (with a TTL) while the queue manager takes AMI events.
+QUEUE_MANAGER_ALIVE = "alo185:queue-manager:alive"
 STREAM_MAXLEN = 1_000_000
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from alo185 import db, procs, redis_server
+from alo185 import bus, db, procs, redis_server
 from alo185.pbx import Pbx
 from alo185.settings import ENV_PREFIX, Settings
 
@@ -23,7 +23,7 @@ class Service:
 # In start order; stopped in reverse.
 PROCESSES = (
     Service("agi", "agi", lambda s: procs.tcp_open(s.agi_host, s.agi_port)),
-    Service("queue", "queue"),
+    Service("queue", "queue", lambda s: bool(bus.connect(s.redis_connection_url).exists(bus.QUEUE_MANAGER_ALIVE))),
     Service("recorder", "recorder"),
     Service("admin", "admin", lambda s: procs.tcp_open(s.admin_host, s.admin_port)),
 )

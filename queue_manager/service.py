@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -15,6 +16,7 @@ from alo185.settings import Settings
 from queue_manager.events import TRANSLATORS, translate
 
 log = logging.getLogger(__name__)
+ALIVE_TTL_S = 30
 
 
 class QueueManager:
@@ -25,6 +27,7 @@ class QueueManager:
         self.outbox: asyncio.Queue[dict] = asyncio.Queue()
         self.published = 0
         self._publisher: asyncio.Task | None = None
+        self._heartbeat: asyncio.Task | None = None
 
     def on_event(self, _manager: Manager, message: object) -> None:
         """AMI callback: never awaits, so the event loop keeps reading AMI."""
@@ -61,9 +64,22 @@ class QueueManager:
         self.manager = await ami.connect(self.settings, timeout=30)
         for name in TRANSLATORS:
             self.manager.register_event(name, self.on_event)
+        self._heartbeat = asyncio.create_task(self.heartbeat_forever())
         log.info("queue manager connected to AMI %s:%s", self.settings.ami_host, self.settings.ami_port)
 
+    async def heartbeat_forever(self) -> None:
+        """Tell the other processes (and ``alo185 up``) that AMI events are being taken."""
+        while True:
+            try:
+                if self.manager is not None and self.manager.authenticated:
+                    await self.redis.set(bus.QUEUE_MANAGER_ALIVE, "1", ex=ALIVE_TTL_S)
+            except aioredis.ConnectionError as exc:
+                log.warning("Redis unavailable for the heartbeat: %s", exc)
+            await asyncio.sleep(ALIVE_TTL_S / 3)
+
     async def stop(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
         if self.manager is not None:
             ami.disconnect(self.manager)
         for _ in range(100):  # up to 5 s to hand over what is still queued
@@ -72,6 +88,8 @@ class QueueManager:
             await asyncio.sleep(0.05)
         if self._publisher is not None:
             self._publisher.cancel()
+        with contextlib.suppress(aioredis.ConnectionError):
+            await self.redis.delete(bus.QUEUE_MANAGER_ALIVE)
         await self.redis.aclose()
 
 

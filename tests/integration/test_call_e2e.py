@@ -1,0 +1,93 @@
+"""A real call through Asterisk: IVR over FastAGI, queue, operator, call record via the Redis stream."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from admin import create_app
+from alo185 import procs, services
+from tests.conftest import TEST_OPERATOR, Stack
+
+
+def test_call_keys_1_reaches_water_queue_and_is_recorded(stack: Stack) -> None:
+    uniqueid = stack.call("1", caller="+905321234567")
+    record = stack.wait_record(uniqueid)
+    assert record.caller == "+905321234567"
+    assert record.digit == "1"
+    assert record.queue == "su"
+    assert record.agi_status == "SUCCESS"
+    assert record.answered is True and record.outcome == "answered"
+    assert record.answered_by == TEST_OPERATOR
+    assert record.wait_s is not None and 0 <= record.wait_s < 30
+    assert record.talk_s is not None and 1 <= record.talk_s <= 5
+    assert record.duration_s is not None and record.duration_s > record.talk_s
+
+    client = create_app(stack.settings).test_client()
+    page = client.get("/calls")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert uniqueid in html and "Cevaplandı" in html
+    assert "+905321234567" not in html and "+90 532 *** ** 67" in html  # masked in lists
+    rows = {r["uniqueid"]: r for r in client.get("/api/calls").get_json()}
+    assert rows[uniqueid]["queue"] == "su" and rows[uniqueid]["digit"] == "1"
+
+
+def test_no_key_goes_to_general_operators(stack: Stack) -> None:
+    record = stack.wait_record(stack.call(""))
+    assert record.digit in (None, "")
+    assert record.queue == "genel" and record.answered
+
+
+def _agi_pid(stack: Stack) -> int:
+    pid = procs.running_pid(stack.settings, "agi")
+    assert pid, "the FastAGI server should be running"
+    return pid
+
+
+def _restart_agi(stack: Stack) -> None:
+    services.start_process(stack.settings, next(s for s in services.PROCESSES if s.name == "agi"))
+
+
+def test_fastagi_stopped_caller_still_reaches_operators(stack: Stack) -> None:
+    procs.stop(stack.settings, "agi")
+    assert not procs.tcp_open(stack.settings.agi_host, stack.settings.agi_port)
+    try:
+        record = stack.wait_record(stack.call("2"))
+        assert record.agi_status == "FAILURE"
+        assert record.queue == "genel"  # not the "2" choice: the IVR never ran
+        assert record.answered and record.answered_by == TEST_OPERATOR
+    finally:
+        _restart_agi(stack)
+
+
+def test_fastagi_killed_mid_call_caller_still_reaches_operators(stack: Stack) -> None:
+    pid = _agi_pid(stack)
+    uniqueid = stack.call("")  # keys nothing: the IVR waits on the prompt
+    try:
+        assert procs.wait_until(lambda: "AGI" in _channel_app(stack, uniqueid), 15), "call never reached the IVR"
+        os.kill(pid, signal.SIGKILL)
+        record = stack.wait_record(uniqueid)
+        assert record.queue == "genel" and record.answered
+    finally:
+        procs.wait_until(lambda: not procs.alive(pid), 5)
+        _restart_agi(stack)
+
+
+def _channel_app(stack: Stack, uniqueid: str) -> str:
+    for line in stack.pbx.cli("core show channels concise").splitlines():
+        fields = line.split("!")
+        if len(fields) > 13 and fields[13] == uniqueid:
+            return fields[5]
+    return ""
+
+
+def test_recording_survives_recorder_restart(stack: Stack) -> None:
+    procs.stop(stack.settings, "recorder")
+    uniqueid = stack.call("1")
+    time.sleep(8)  # the call runs its course while nothing consumes the stream
+    assert stack.record(uniqueid) is None
+    services.start_process(stack.settings, next(s for s in services.PROCESSES if s.name == "recorder"))
+    record = stack.wait_record(uniqueid)
+    assert record.queue == "su" and record.answered

@@ -1,0 +1,144 @@
+"""The FastAGI server against a scripted Asterisk peer speaking the AGI protocol over a socket."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from agi_scripts.agi import AGIHangup, SocketAGI
+from agi_scripts.server import FastAGIServer, Registry
+
+ENV = [
+    "agi_network: yes",
+    "agi_network_script: ivr",
+    "agi_request: agi://127.0.0.1:4573/ivr",
+    "agi_channel: Local/k1@alo185-sim-caller-00000001;1",
+    "agi_uniqueid: 1700000000.42",
+    "agi_callerid: +905321234567",
+    "agi_calleridname: Gülşen Çağlar",
+]
+
+
+class Peer:
+    """Asterisk's side of one AGI session."""
+
+    def __init__(self, port: int, env: list[str] = ENV) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.r = self.sock.makefile("r", encoding="utf-8", newline="\n")
+        self.w = self.sock.makefile("w", encoding="utf-8", newline="\n")
+        self.w.write("\n".join(env) + "\n\n")
+        self.w.flush()
+
+    def command(self) -> str:
+        return self.r.readline().rstrip("\n")
+
+    def reply(self, line: str) -> None:
+        self.w.write(line + "\n")
+        self.w.flush()
+
+    def closed(self) -> bool:
+        return self.r.readline() == ""
+
+
+@pytest.fixture
+def serve() -> Iterator:  # type: ignore[type-arg]
+    servers: list[FastAGIServer] = []
+
+    def _serve(script, deps=None) -> int:  # type: ignore[no-untyped-def]
+        server = FastAGIServer(("127.0.0.1", 0), Registry(scripts={"ivr": script}, deps=deps))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server.port
+
+    yield _serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_environment_and_utf8_quoting(serve) -> None:  # type: ignore[no-untyped-def]
+    seen: dict = {}
+
+    def script(agi: SocketAGI, _deps: object) -> None:
+        seen.update(agi.env)
+        agi.set_variable("GREETING", 'Merhaba "Gülşen" \\ İyi günler')
+
+    peer = Peer(serve(script))
+    assert peer.command() == 'SET VARIABLE "GREETING" "Merhaba \\"Gülşen\\" \\\\ İyi günler"'
+    peer.reply("200 result=1")
+    assert peer.closed()
+    assert seen["agi_calleridname"] == "Gülşen Çağlar"
+    assert seen["agi_request"] == "agi://127.0.0.1:4573/ivr"
+
+
+def test_hangup_notice_mid_command_ends_the_script_quietly(serve, caplog) -> None:  # type: ignore[no-untyped-def]
+    outcome: list[str] = []
+
+    def script(agi: SocketAGI, _deps: object) -> None:
+        try:
+            agi.get_data("/x/prompt", timeout=5000, max_digits=1)
+            agi.get_data("/x/prompt", timeout=5000, max_digits=1)
+        except AGIHangup:
+            outcome.append("hangup")
+            raise
+
+    peer = Peer(serve(script))
+    assert peer.command().startswith("GET DATA /x/prompt 5000 1")
+    peer.reply("HANGUP")
+    peer.reply("200 result=-1")
+    assert peer.closed()
+    assert outcome == ["hangup"]
+    assert "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize("reply", ["511 Command Not Permitted on a dead channel or intercept routine", None])
+def test_dead_channel_and_closed_socket_are_hangups(serve, reply) -> None:  # type: ignore[no-untyped-def]
+    outcome: list[str] = []
+    done = threading.Event()
+
+    def script(agi: SocketAGI, _deps: object) -> None:
+        try:
+            agi.set_variable("A", "1")
+        except AGIHangup:
+            outcome.append("hangup")
+        finally:
+            done.set()
+
+    peer = Peer(serve(script))
+    peer.command()
+    if reply:
+        peer.reply(reply)
+    else:
+        peer.sock.shutdown(socket.SHUT_RDWR)
+    assert done.wait(5) and outcome == ["hangup"]
+
+
+def test_a_failing_script_closes_the_session_and_sets_nothing(serve, caplog) -> None:  # type: ignore[no-untyped-def]
+    def script(agi: SocketAGI, _deps: object) -> None:
+        raise RuntimeError("database is down")
+
+    peer = Peer(serve(script))
+    assert peer.closed()  # no SET VARIABLE: the dialplan's fallback queue stands
+    assert "falls back to the operators" in caplog.text
+
+
+def test_unknown_script_is_refused(serve, caplog) -> None:  # type: ignore[no-untyped-def]
+    port = serve(lambda agi, deps: None)
+    peer = Peer(port, [line.replace("ivr", "nosuch") for line in ENV])
+    assert peer.closed()
+    assert "unknown AGI script 'nosuch'" in caplog.text
+
+
+def test_many_concurrent_sessions(serve) -> None:  # type: ignore[no-untyped-def]
+    def script(agi: SocketAGI, _deps: object) -> None:
+        agi.set_variable("Q", agi.env["agi_uniqueid"])
+
+    port = serve(script)
+    peers = [Peer(port, [*ENV[:5], f"agi_uniqueid: call-{i}"]) for i in range(200)]
+    for i, peer in enumerate(peers):
+        assert peer.command() == f'SET VARIABLE "Q" "call-{i}"'
+        peer.reply("200 result=1")
+    assert all(peer.closed() for peer in peers)

@@ -1,0 +1,82 @@
+"""AMI events -> call events."""
+
+from queue_manager.events import translate
+
+TS = "1795256920.213240"
+
+
+def test_call_start_from_userevent() -> None:
+    ev = {
+        "Event": "UserEvent",
+        "UserEvent": "Alo185Call",
+        "Stage": "start",
+        "Uniqueid": "u1",
+        "Linkedid": "u1",
+        "CallerIDNum": "+905321234567",
+        "Timestamp": TS,
+    }
+    assert translate(ev) == {
+        "type": "call.start",
+        "uniqueid": "u1",
+        "ts": float(TS),
+        "linkedid": "u1",
+        "caller": "+905321234567",
+    }
+
+
+def test_repeated_headers_take_the_first_value() -> None:
+    ev = {
+        "Event": "UserEvent",
+        "UserEvent": "Alo185Call",
+        "Stage": "start",
+        "Uniqueid": ["u1", "u1"],
+        "Linkedid": ["u1", "x"],
+        "CallerIDNum": "1",
+        "Timestamp": TS,
+    }
+    out = translate(ev)
+    assert out is not None and out["uniqueid"] == "u1" and out["linkedid"] == "u1"
+
+
+def test_other_user_events_are_ignored() -> None:
+    assert translate({"Event": "UserEvent", "UserEvent": "Other", "Uniqueid": "u1"}) is None
+    assert translate({"Event": "UserEvent", "UserEvent": "Alo185Call", "Stage": "?", "Uniqueid": "u1"}) is None
+
+
+def test_hangup_only_for_the_callers_channel() -> None:
+    assert translate({"Event": "Hangup", "Uniqueid": "u1", "Linkedid": "u1", "Cause": "16", "Timestamp": TS}) == {
+        "type": "call.end",
+        "uniqueid": "u1",
+        "ts": float(TS),
+        "cause": "16",
+    }
+    assert translate({"Event": "Hangup", "Uniqueid": "op-leg", "Linkedid": "u1"}) is None
+
+
+def test_queue_events() -> None:
+    join = translate({"Event": "QueueCallerJoin", "Uniqueid": "u1", "Queue": "su", "Position": "2"})
+    assert join is not None and join["type"] == "queue.join" and join["position"] == 2.0
+    connect = translate(
+        {
+            "Event": "AgentConnect",
+            "Uniqueid": "u1",
+            "Queue": "su",
+            "MemberName": "Ayşe",
+            "Interface": "PJSIP/1001",
+            "HoldTime": "4",
+            "RingTime": "1",
+        }
+    )
+    assert connect is not None and (connect["member"], connect["wait_s"], connect["ring_s"]) == ("Ayşe", 4.0, 1.0)
+    complete = translate(
+        {"Event": "AgentComplete", "Uniqueid": "u1", "Queue": "su", "TalkTime": "62", "Reason": "caller"}
+    )
+    assert complete is not None and complete["talk_s"] == 62.0 and complete["reason"] == "caller"
+    abandon = translate({"Event": "QueueCallerAbandon", "Uniqueid": "u1", "Queue": "su", "HoldTime": "9"})
+    assert abandon is not None and abandon["type"] == "queue.abandon" and abandon["wait_s"] == 9.0
+
+
+def test_unknown_and_incomplete_events_are_dropped() -> None:
+    assert translate({"Event": "Newexten", "Uniqueid": "u1"}) is None
+    assert translate({"Event": "AgentConnect", "Queue": "su"}) is None
+    assert translate({"Event": "AgentConnect", "Uniqueid": "u1", "HoldTime": "n/a"})["wait_s"] is None  # type: ignore[index]

@@ -1,0 +1,24 @@
+import pytest
+
+from alo185.phone import display, mask, normalize
+
+
+@pytest.mark.parametrize("raw", ["05321234567", "+905321234567", "5321234567", "0532 123 45 67", "905321234567"])
+def test_turkish_mobile_normalises_to_e164(raw: str) -> None:
+    assert normalize(raw) == "+905321234567"
+
+
+def test_display_is_turkish_format() -> None:
+    assert display("05321234567") == "+90 532 123 45 67"
+    assert display("03242345678") == "+90 324 234 56 78"
+
+
+def test_mask_hides_the_middle() -> None:
+    assert mask("05321234567") == "+90 532 *** ** 67"
+
+
+@pytest.mark.parametrize("raw", ["", None, "anonymous", "185", "1001"])
+def test_non_numbers_are_not_normalised_and_are_masked(raw: str | None) -> None:
+    assert normalize(raw) is None
+    shown = mask(raw)
+    assert not any(c.isdigit() for c in shown)

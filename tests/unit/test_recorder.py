@@ -1,0 +1,143 @@
+"""Call events fold into one record per call, whatever the order or repetition."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from admin.recorder import Recorder, apply_event
+from alo185 import bus, db
+from alo185.models import CallRecord
+from alo185.settings import Settings
+
+T0 = 1_795_256_920.0
+EVENTS = [
+    {"type": "call.start", "uniqueid": "u1", "ts": T0, "linkedid": "u1", "caller": "+905321234567"},
+    {"type": "ivr", "uniqueid": "u1", "ts": T0 + 1, "caller": "+905321234567", "digit": "1", "queue": "su"},
+    {"type": "ivr.done", "uniqueid": "u1", "ts": T0 + 4, "agi_status": "SUCCESS"},
+    {"type": "queue.join", "uniqueid": "u1", "ts": T0 + 4, "queue": "su", "position": 1},
+    {"type": "queue.connect", "uniqueid": "u1", "ts": T0 + 7, "queue": "su", "member": "Ayşe", "wait_s": 3.0},
+    {"type": "queue.complete", "uniqueid": "u1", "ts": T0 + 67, "queue": "su", "talk_s": 60.0},
+    {"type": "call.end", "uniqueid": "u1", "ts": T0 + 68.5, "cause": "16"},
+]
+
+
+@pytest.fixture
+def sessions(tmp_path: Path):  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'calls.db'}"
+    db.migrate(url)
+    return db.session_factory(url)
+
+
+def _fold(sessions, events) -> dict:  # type: ignore[no-untyped-def]
+    with sessions.begin() as s:
+        for e in events:
+            apply_event(s, e)
+    with sessions() as s:
+        r = s.scalars(select(CallRecord)).one()
+        return {
+            c: getattr(r, c)
+            for c in (
+                "caller",
+                "digit",
+                "queue",
+                "agi_status",
+                "wait_s",
+                "talk_s",
+                "duration_s",
+                "answered",
+                "answered_by",
+                "outcome",
+            )
+        }
+
+
+def test_a_full_call(sessions) -> None:  # type: ignore[no-untyped-def]
+    assert _fold(sessions, EVENTS) == {
+        "caller": "+905321234567",
+        "digit": "1",
+        "queue": "su",
+        "agi_status": "SUCCESS",
+        "wait_s": 3.0,
+        "talk_s": 60.0,
+        "duration_s": 68.5,
+        "answered": True,
+        "answered_by": "Ayşe",
+        "outcome": "answered",
+    }
+
+
+def test_replayed_events_change_nothing(sessions) -> None:  # type: ignore[no-untyped-def]
+    once = _fold(sessions, EVENTS)
+    assert _fold(sessions, EVENTS + EVENTS[::-1]) == once
+
+
+# The stream keeps AMI order, so a call's end never comes before its start; any other order folds the same.
+ORDERS = [p for p in itertools.permutations(range(len(EVENTS))) if p[0] != len(EVENTS) - 1][::601]
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_order_does_not_matter(tmp_path: Path, order: tuple[int, ...]) -> None:
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    db.migrate(url)
+    assert _fold(db.session_factory(url), [EVENTS[i] for i in order])["duration_s"] == 68.5
+
+
+def test_abandoned_call(sessions) -> None:  # type: ignore[no-untyped-def]
+    out = _fold(
+        sessions,
+        [
+            EVENTS[0],
+            {"type": "queue.abandon", "uniqueid": "u1", "queue": "su", "wait_s": 12.0},
+            {"type": "call.end", "uniqueid": "u1", "ts": T0 + 20},
+        ],
+    )
+    assert out["outcome"] == "abandoned" and not out["answered"] and out["wait_s"] == 12.0
+
+
+def test_end_of_an_unknown_channel_makes_no_record(sessions) -> None:  # type: ignore[no-untyped-def]
+    with sessions.begin() as s:
+        assert apply_event(s, {"type": "call.end", "uniqueid": "operator-leg", "ts": T0}) is None
+        assert apply_event(s, {"type": "no.such.type", "uniqueid": "u9"}) is None
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(CallRecord)) == 0
+
+
+def test_recorder_acks_after_commit_and_sets_bad_events_aside(redis_settings: Settings) -> None:
+    client = bus.connect(redis_settings.redis_connection_url)
+    recorder = Recorder(redis_settings, consumer="t")
+    for e in EVENTS[:3]:
+        bus.publish(client, e)
+    client.xadd(bus.CALL_EVENTS, {"event": json.dumps({"type": "call.start", "uniqueid": "u2", "ts": "yesterday"})})
+    client.xadd(bus.CALL_EVENTS, {"garbage": "1"})
+    assert recorder.run_once(block_ms=100) == 5
+    assert client.xpending(bus.CALL_EVENTS, "recorder")["pending"] == 0
+    dead = client.xrange(bus.DEAD_LETTERS)
+    assert len(dead) == 1 and "u2" in dead[0][1]["event"] and "ValueError" in dead[0][1]["error"]
+    with recorder.sessions() as s:
+        assert s.scalars(select(CallRecord.queue).where(CallRecord.uniqueid == "u1")).one() == "su"
+
+
+def test_unacked_events_are_taken_back_after_a_crash(redis_settings: Settings) -> None:
+    client = bus.connect(redis_settings.redis_connection_url)
+    first = Recorder(redis_settings, consumer="host-a")
+    bus.publish(client, EVENTS[0])
+    # The consumer read the event and died before committing (nothing acked).
+    list(bus.read_group(client, "recorder", "host-a", block_ms=100))
+    assert client.xpending(bus.CALL_EVENTS, "recorder")["pending"] == 1
+    again = Recorder(redis_settings, consumer="host-a")
+    assert again.run_once(block_ms=100) == 1
+    assert client.xpending(bus.CALL_EVENTS, "recorder")["pending"] == 0
+    with first.sessions() as s:
+        assert s.scalars(select(CallRecord.caller)).one() == "+905321234567"
+
+
+def test_publish_refuses_events_without_identity(redis_settings: Settings) -> None:
+    client = bus.connect(redis_settings.redis_connection_url)
+    with pytest.raises(ValueError):
+        bus.publish(client, {"type": "ivr"})
+    assert client.xlen(bus.CALL_EVENTS) == 0

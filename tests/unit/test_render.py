@@ -1,0 +1,68 @@
+"""The PBX configuration renders from the templates with the instance's values, and holds no secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alo185.pbx import Pbx
+from alo185.pbx.render import TEMPLATE_DIR, render_all
+from alo185.settings import Settings
+
+
+@pytest.fixture
+def fake_pbx(tmp_path: Path) -> Pbx:
+    """A 'system' Asterisk layout: only the packaged asterisk.conf is read when rendering."""
+    root = tmp_path / "root"
+    (root / "etc/asterisk").mkdir(parents=True)
+    (root / "etc/asterisk/asterisk.conf").write_text(
+        "[directories](!)\nastmoddir => /usr/lib/asterisk/modules\nastdatadir => /usr/share/asterisk\n"
+        "astvarlibdir => /var/lib/asterisk\nastagidir => /usr/share/asterisk/agi-bin\nastsbindir => /usr/sbin\n"
+    )
+    settings = Settings(
+        var_dir=tmp_path / "var", pbx_root=root, instance="t1", ami_port=15038, agi_port=14573, sip_port=15060
+    )
+    pbx = Pbx(settings, root, "/usr/sbin/asterisk")
+    for sub in ("etc", "spool", "log", "run", "lib", "cache", "sounds"):
+        (pbx.instance_dir / sub).mkdir(parents=True)
+    return pbx
+
+
+def test_renders_every_template(fake_pbx: Pbx) -> None:
+    written = {p.name for p in render_all(fake_pbx)}
+    assert written == {p.name for p in TEMPLATE_DIR.glob("*.conf")}
+    etc = fake_pbx.instance_dir / "etc"
+    asterisk = (etc / "asterisk.conf").read_text()
+    assert "astspooldir => /srv/alo185/t1/spool" in asterisk
+    assert "astmoddir => /usr/lib/asterisk/modules" in asterisk
+    secret = fake_pbx.settings.secrets()["ami_secret"]
+    manager = (etc / "manager.conf").read_text()
+    assert f"secret = {secret}" in manager and "port = 15038" in manager and "bindaddr = 127.0.0.1" in manager
+    assert "eventfilter = Event: AgentConnect" in manager
+    assert "ALO185_AGI = agi://127.0.0.1:14573" in (etc / "extensions.conf").read_text()
+    pjsip = (etc / "pjsip.conf").read_text()
+    assert "bind = 127.0.0.1:15060" in pjsip and "media_address = 127.0.0.1" in pjsip
+    assert f"password = {fake_pbx.settings.sip_password('1001')}" in pjsip
+    assert oct((etc / "manager.conf").stat().st_mode & 0o777) == "0o600"
+
+
+def test_templates_hold_no_secret() -> None:
+    for template in TEMPLATE_DIR.glob("*.conf"):
+        for line in template.read_text().splitlines():
+            key = line.split("=")[0].strip().lower()
+            if key in ("secret", "password"):
+                assert "{{" in line, f"{template.name}: literal secret in {line!r}"
+
+
+def test_pbx_paths_map_between_host_and_root(fake_pbx: Pbx) -> None:
+    inside = fake_pbx.pbx_path(fake_pbx.instance_dir / "sounds" / "tr" / "x")
+    assert inside == "/srv/alo185/t1/sounds/tr/x"
+    assert fake_pbx.host_path(inside) == fake_pbx.instance_dir / "sounds" / "tr" / "x"
+    assert fake_pbx.argv("-rx", "core show version")[:5] == [
+        "chroot",
+        str(fake_pbx.chroot),
+        "/usr/sbin/asterisk",
+        "-C",
+        "/srv/alo185/t1/etc/asterisk.conf",
+    ]
