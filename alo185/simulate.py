@@ -9,12 +9,12 @@ from panoramisk import Manager
 
 from alo185 import ami
 
-SIM_OPERATOR = "Local/{talk}@alo185-sim-operator/n"
+SIM_OPERATOR = "Local/{talk}-{ident}@alo185-sim-operator/n"
 
 
-async def add_operator(manager: Manager, queue: str, name: str, talk_s: int = 3) -> str:
-    """Put a simulated operator into ``queue``; returns its interface."""
-    interface = SIM_OPERATOR.format(talk=talk_s)
+async def add_operator(manager: Manager, queue: str, name: str, talk_s: int = 3, ident: int = 1) -> str:
+    """Put simulated operator number ``ident`` into ``queue``; returns its interface."""
+    interface = SIM_OPERATOR.format(talk=talk_s, ident=ident)
     try:
         await ami.action(manager, {"Action": "QueueAdd", "Queue": queue, "Interface": interface, "MemberName": name})
     except ami.AmiError as exc:

@@ -2,119 +2,92 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+import sqlalchemy
 
-from alo185 import ami, db, procs, redis_server, services, simulate
-from alo185.models import CallRecord
-from alo185.pbx import Pbx
-from alo185.settings import Settings, load_settings
-from ivr.menu import QUEUES
+from alo185 import db, procs, redis_server
+from alo185.instance import SIM_OPERATOR_NAME, Stack, isolated_settings, running_stack
+from alo185.settings import Settings
 
-TEST_OPERATOR = "Test operatör"
+TEST_OPERATOR = SIM_OPERATOR_NAME
 
 
-def make_settings(var_dir: Path, **changes: object) -> Settings:
-    """Settings for an isolated instance: its own var dir, ports and Asterisk instance dir."""
-    base = load_settings({k: v for k, v in os.environ.items() if k == "ALO185_PBX_ROOT"})
-    return base.replace(
-        var_dir=var_dir,
-        instance=f"test-{os.getpid()}-{var_dir.name}",
-        ami_port=procs.free_port(),
-        agi_port=procs.free_port(),
-        sip_port=procs.free_port(),
-        admin_port=procs.free_port(),
-        **changes,
+def _postgres_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    if not found:
+        raise RuntimeError("PostgreSQL server binaries are missing: apt-get install postgresql")
+    return found[-1].parent
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    # The server refuses to run as root.
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A private PostgreSQL cluster on a free port; yields its base URL (without a database)."""
+    bindir = _postgres_bin()
+    base = Path(tempfile.mkdtemp(prefix="alo185-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+    data, port = base / "data", procs.free_port()
+    subprocess.run(
+        _as_postgres(
+            [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "alo185", "--no-sync", "-E", "UTF8"]
+        ),
+        check=True,
+        capture_output=True,
     )
+    options = f"-p {port} -k {base} -h 127.0.0.1 -F"
+    ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "server.log")]
+    subprocess.run(_as_postgres([*ctl, "-o", options, "-w", "start"]), check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg://alo185@127.0.0.1:{port}"
+    finally:
+        subprocess.run(_as_postgres([*ctl, "-m", "immediate", "-w", "stop"]), capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty, migrated database of each kind."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'alo185.db'}"
+    else:
+        server = request.getfixturevalue("postgres_server")
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with sqlalchemy.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT").connect() as conn:
+            conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+        url = f"{server}/{name}"
+    db.migrate(url)
+    return url
 
 
 @pytest.fixture
 def redis_settings(tmp_path: Path) -> Iterator[Settings]:
     """A private Redis (and SQLite database) for one test."""
-    settings = make_settings(tmp_path)
+    settings = isolated_settings(tmp_path)
     redis_server.start(settings)
     db.migrate(settings.database_url)
     yield settings
     redis_server.stop(settings)
 
 
-@dataclass
-class Stack:
-    settings: Settings
-    pbx: Pbx
-
-    def ami(self, *actions: dict) -> list:
-        return ami.run(self.settings, *actions)
-
-    def call(self, keys: str = "", caller: str = "+905321234567") -> str:
-        """Originate a citizen's call into 185 that keys ``keys``; returns its uniqueid."""
-        uniqueid = f"t{time.time_ns()}"
-
-        async def _go() -> None:
-            manager = await ami.connect(self.settings)
-            try:
-                await simulate.call_185(manager, uniqueid, caller, keys)
-            finally:
-                ami.disconnect(manager)
-
-        asyncio.run(_go())
-        return uniqueid
-
-    def record(self, uniqueid: str) -> CallRecord | None:
-        with db.session_factory(self.settings.database_url)() as s:
-            return s.scalars(select(CallRecord).where(CallRecord.uniqueid == uniqueid)).one_or_none()
-
-    def wait_record(
-        self, uniqueid: str, done: Callable[[CallRecord], bool] = lambda r: r.ended_at is not None, timeout: float = 45
-    ) -> CallRecord:
-        found: list[CallRecord] = []
-
-        def _check() -> bool:
-            record = self.record(uniqueid)
-            if record is not None and done(record):
-                found.append(record)
-                return True
-            return False
-
-        if not procs.wait_until(_check, timeout, interval=0.2):
-            raise AssertionError(f"no finished call record for {uniqueid}: {self.record(uniqueid)!r}")
-        return found[0]
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Asterisk, Redis, the database, FastAGI, the queue manager and the recorder, once per session."""
-    settings = make_settings(tmp_path_factory.mktemp("stack"))
-    redis_server.start(settings)
-    db.migrate(settings.database_url)
-    pbx = Pbx.install(settings, log=lambda _msg: None)
-    try:
-        pbx.start()
-        for service in services.PROCESSES:
-            if service.name != "admin":  # the admin is exercised in-process with Flask's client
-                services.start_process(settings, service)
-        stack = Stack(settings, pbx)
+    """Asterisk, Redis, the database, FastAGI, the queue manager and the recorder, once per session.
 
-        async def _operators() -> None:
-            manager = await ami.connect(settings)
-            try:
-                for queue in QUEUES:
-                    await simulate.add_operator(manager, queue, TEST_OPERATOR, talk_s=2)
-            finally:
-                ami.disconnect(manager)
-
-        asyncio.run(_operators())
+    The admin is exercised in-process with Flask's test client.
+    """
+    with running_stack(isolated_settings(tmp_path_factory.mktemp("stack"))) as stack:
+        stack.add_sim_operators(talk_s=2)
         yield stack
-    finally:
-        pids = [pid for pid in services.status(settings).values() if pid]
-        services.down(settings, log=lambda _msg: None)
-        pbx.remove_instance()
-        leftovers = [pid for pid in pids if procs.alive(pid)]
-        assert not leftovers, f"processes left running: {leftovers}"

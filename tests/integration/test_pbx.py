@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from alo185 import ami
@@ -39,6 +41,6 @@ def test_queues_exist(stack: Stack) -> None:
 
 def test_ami_rejects_a_wrong_secret(stack: Stack) -> None:
     wrong = stack.settings.replace(ami_user="nobody")
-    with pytest.raises(ami.AmiError):
-        ami.run(wrong, {"Action": "Ping"})
+    with pytest.raises(ami.AmiError, match="not accepted"):
+        asyncio.run(ami.connect(wrong, timeout=2))
     assert stack.ami({"Action": "Ping"})[0].response == "Success"

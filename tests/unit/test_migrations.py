@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -11,9 +9,8 @@ from alo185 import db
 from alo185.models import Base
 
 
-def test_migrations_match_models_and_rerun(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'm.db'}"
-    db.migrate(url)
+def test_migrations_match_models_and_rerun(database_url: str) -> None:
+    url = database_url
     db.migrate(url)  # a second start changes nothing
     with db.engine_for(url).connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)

@@ -27,10 +27,8 @@ EVENTS = [
 
 
 @pytest.fixture
-def sessions(tmp_path: Path):  # type: ignore[no-untyped-def]
-    url = f"sqlite:///{tmp_path / 'calls.db'}"
-    db.migrate(url)
-    return db.session_factory(url)
+def sessions(database_url: str):  # type: ignore[no-untyped-def]
+    return db.session_factory(database_url)
 
 
 def _fold(sessions, events) -> dict:  # type: ignore[no-untyped-def]

@@ -1,0 +1,33 @@
+"""``python -m bench NAME [--quick] [--out DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+
+from bench.common import write_results
+
+BENCHMARKS = {
+    "calls": "bench.calls",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("name", choices=sorted(BENCHMARKS))
+    parser.add_argument("--quick", action="store_true", help="a smoke run: few iterations, same code path")
+    parser.add_argument("--out", type=Path, help="where NAME.json goes (default bench/results)")
+    args = parser.parse_args(argv)
+    module = importlib.import_module(BENCHMARKS[args.name])
+    figures = module.run(quick=args.quick)
+    path = write_results(args.name, figures, args.quick, args.out)
+    print(json.dumps(figures, indent=2, ensure_ascii=False))
+    print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Every benchmark runs in quick mode (a smoke run of the same code path) and writes its figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import BENCHMARKS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", sorted(BENCHMARKS))
+def test_benchmark_quick_run(name: str, tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", name, "--quick", "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    data = json.loads((tmp_path / f"{name}.json").read_text())
+    assert data["quick"] is True and data["machine"]["cpus"] and data["date"]
+    if name == "calls":
+        assert data["failed_calls"] == 0 and data["calls"] == 3
