@@ -1,15 +1,13 @@
-"""The one data model every process shares (SQLAlchemy 2). Schema changes go through Alembic."""
+"""Call records."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, Float, Integer, String, func
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-
-class Base(DeclarativeBase):
-    pass
+from alo185.models.base import Base
 
 
 class CallRecord(Base):

@@ -1,0 +1,7 @@
+"""The declarative base every model module shares."""
+
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass
