@@ -6,5 +6,61 @@ every table on ``Base.metadata``.
 
 from alo185.models.base import Base
 from alo185.models.calls import CallRecord
+from alo185.models.ivr import Announcement, MenuVersion, PromptRecording
+from alo185.models.org import Directorate, District, Institution, InstitutionKind, Mahalle, Role, Unit, User
+from alo185.models.tickets import (
+    Approval,
+    ApprovalDecision,
+    ApprovalLevel,
+    AuditLog,
+    Category,
+    ChangeChannel,
+    Channel,
+    Citizen,
+    CorrectiveAction,
+    CorrectiveActionStatus,
+    LegalDeadline,
+    Nonconformity,
+    NonconformityDecision,
+    PlatformRole,
+    Priority,
+    Redirect,
+    SlaUnit,
+    Ticket,
+    TicketHistory,
+    TicketStatus,
+    TicketType,
+)
 
-__all__ = ["Base", "CallRecord"]
+__all__ = ["Announcement", "Base", "CallRecord", "MenuVersion", "PromptRecording"]
+__all__ += [
+    "Approval",
+    "ApprovalDecision",
+    "ApprovalLevel",
+    "AuditLog",
+    "Category",
+    "ChangeChannel",
+    "Channel",
+    "Citizen",
+    "CorrectiveAction",
+    "CorrectiveActionStatus",
+    "Directorate",
+    "District",
+    "Institution",
+    "InstitutionKind",
+    "LegalDeadline",
+    "Mahalle",
+    "Nonconformity",
+    "NonconformityDecision",
+    "PlatformRole",
+    "Priority",
+    "Redirect",
+    "Role",
+    "SlaUnit",
+    "Ticket",
+    "TicketHistory",
+    "TicketStatus",
+    "TicketType",
+    "Unit",
+    "User",
+]
