@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 ESPEAK_VOICES = {"tr": "tr", "en": "en", "ar": "ar"}
@@ -44,7 +45,9 @@ def _render(text: str, lang: str, target: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.wav"
         out = Path(tmp) / "out.wav"
-        subprocess.run(["espeak-ng", "-v", ESPEAK_VOICES[lang], "-s", "150", "-w", str(raw), text], check=True)
+        subprocess.run(["espeak-ng", "-v", ESPEAK_VOICES[lang], "-s", "165", "-w", str(raw), text], check=True)
         subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out), "gain", "-n", "-1"], check=True)
-        shutil.move(out, target.with_suffix(".wav.tmp"))
-        os.replace(target.with_suffix(".wav.tmp"), target)
+        # Another call may render the same text at the same moment: a private name, then an atomic rename.
+        staged = target.parent / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        shutil.move(out, staged)
+        os.replace(staged, target)
