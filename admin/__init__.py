@@ -15,8 +15,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["alo185.sessions"] = db.session_factory(settings.database_url)
 
     from admin.calls import bp as calls_bp
+    from admin.ivr import bp as ivr_bp
 
     app.register_blueprint(calls_bp)
+    app.register_blueprint(ivr_bp)
 
     @app.get("/")
     def index():  # type: ignore[no-untyped-def]

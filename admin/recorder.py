@@ -42,7 +42,19 @@ def _on_start(r: CallRecord, e: dict[str, Any]) -> None:
 
 
 def _on_ivr(r: CallRecord, e: dict[str, Any]) -> None:
-    _set(r, digit=e.get("digit"), queue=e.get("queue"))
+    path = e.get("path") or []
+    _set(
+        r,
+        digit=e.get("digit"),
+        queue=e.get("queue"),
+        lang=e.get("lang"),
+        ivr_path=">".join(path)[:500] if isinstance(path, list) else str(path)[:500],
+        kvkk_version=e.get("kvkk_version"),
+        category=e.get("category"),
+        caller_kind=e.get("caller_kind"),
+        ivr_action=e.get("action"),
+        ivr_reason=e.get("reason"),
+    )
     if not r.caller:
         _set(r, caller=e.get("caller"))
 
@@ -51,18 +63,24 @@ def _on_ivr_done(r: CallRecord, e: dict[str, Any]) -> None:
     _set(r, agi_status=e.get("agi_status"))
 
 
+def _on_voicemail(r: CallRecord, e: dict[str, Any]) -> None:
+    r.ivr_action = "voicemail"
+    _set(r, ivr_reason=e.get("reason"))
+
+
 def _on_join(r: CallRecord, e: dict[str, Any]) -> None:
     _set(r, queue=e.get("queue"))  # the queue actually joined wins over the IVR's choice
 
 
 def _on_connect(r: CallRecord, e: dict[str, Any]) -> None:
     r.answered = True
-    _set(r, queue=e.get("queue"), wait_s=e.get("wait_s"), answered_by=e.get("member"))
+    _set(r, queue=e.get("queue"), wait_s=e.get("wait_s"), answered_by=e.get("member"), answered_at=_when(e.get("ts")))
 
 
 def _on_complete(r: CallRecord, e: dict[str, Any]) -> None:
     r.answered = True
-    _set(r, talk_s=e.get("talk_s"))
+    if e.get("talk_s") is not None:
+        r.talk_s, r.talk_source = e["talk_s"], "queue"
 
 
 def _on_abandon(r: CallRecord, e: dict[str, Any]) -> None:
@@ -78,6 +96,7 @@ APPLY: dict[str, Callable[[CallRecord, dict[str, Any]], None]] = {
     "call.start": _on_start,
     "ivr": _on_ivr,
     "ivr.done": _on_ivr_done,
+    "call.voicemail": _on_voicemail,
     "queue.join": _on_join,
     "queue.connect": _on_connect,
     "queue.complete": _on_complete,
@@ -91,6 +110,10 @@ def outcome(r: CallRecord) -> str | None:
         return "answered"
     if r.abandoned:
         return "abandoned"
+    if r.ivr_action == "voicemail":
+        return "voicemail"
+    if r.ivr_action == "hangup":
+        return "ivr-hangup"
     if r.ended_at is not None:
         return "ended"  # hung up before reaching a queue
     return None
@@ -110,14 +133,12 @@ def apply_event(session: Session, event: dict[str, Any]) -> CallRecord | None:
         session.add(record)
     handler(record, event)
     if record.started_at and record.ended_at:
-        record.duration_s = round((_aware(record.ended_at) - _aware(record.started_at)).total_seconds(), 3)
+        record.duration_s = round((record.ended_at - record.started_at).total_seconds(), 3)
+    if record.answered_at and record.ended_at and record.talk_source != "queue":
+        # Asterisk's AgentComplete is authoritative; without it the talk ran until the caller's hang-up.
+        record.talk_s, record.talk_source = round((record.ended_at - record.answered_at).total_seconds(), 3), "derived"
     record.outcome = outcome(record)
     return record
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were stored as UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Recorder:

@@ -1,43 +1,136 @@
-"""``agi://…/ivr``: the 185 menu. Thin: the AGI calls around ``ivr.menu``."""
+"""``agi://…/ivr``: runs ``ivr.engine`` over AGI. Thin: each engine command is one or a few AGI commands."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from agi_scripts.agi import AGIHangup, SocketAGI
-from ivr import menu
+from alo185.phone import normalize
+from ivr import engine
+from ivr.prompt_files import PromptFiles
+from ivr.versions import LiveTree
 
 log = logging.getLogger(__name__)
+ALL_KEYS = "0123456789*#"
 
 
 @dataclass
 class IvrDeps:
     publish: Callable[[dict[str, Any]], None]
-    prompt: Callable[[str, str], str]  # (lang, name) -> path Asterisk plays, without extension
+    sessions: sessionmaker[Session]
+    services: engine.Services
+    prompts: PromptFiles
+    pbx_path: Callable[[Any], str]  # host path -> the path Asterisk opens
+    trees: LiveTree
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    flush: Callable[[], None] = lambda: None  # hand over queued events before the process exits
+
+
+class _Runner:
+    """Executes engine commands on one AGI session."""
+
+    def __init__(self, agi: SocketAGI, deps: IvrDeps, uniqueid: str) -> None:
+        self.agi, self.deps, self.uniqueid = agi, deps, uniqueid
+        self.seq = 0
+        self.cmd_ms: list[float] = []  # round trips of the non-media commands, for the benchmarks
+
+    def sound(self, path: Any) -> str:
+        return self.deps.pbx_path(path.with_suffix(""))
+
+    def play(self, cmd: engine.Play) -> str:
+        for prompt_id in cmd.prompts:
+            key = self.agi.stream_file(self.sound(self.deps.prompts.file(cmd.lang, prompt_id)), cmd.keys)
+            if key:
+                return key
+        return ""
+
+    def collect(self, cmd: engine.Collect) -> str:
+        digits = self.play(engine.Play(cmd.prompts, ALL_KEYS, cmd.lang))
+        while digits[-1:] != "#" and len(digits) < cmd.max_digits:
+            key = self.agi.wait_for_digit(cmd.timeout_ms)
+            if not key:
+                break
+            digits += key
+        return digits.rstrip("#").replace("*", "")
+
+    def execute(self, cmd: engine.Command) -> Any:
+        if isinstance(cmd, engine.Play):
+            return self.play(cmd)
+        if isinstance(cmd, engine.Collect):
+            return self.collect(cmd)
+        if isinstance(cmd, engine.WaitKey):
+            return self.agi.wait_for_digit(cmd.timeout_ms)
+        if isinstance(cmd, engine.Say):
+            return self.agi.stream_file(self.sound(self.deps.prompts.dynamic(cmd.lang, cmd.text)), "")
+        if isinstance(cmd, engine.SayDigits):
+            for digit in cmd.digits:
+                self.agi.stream_file(self.sound(self.deps.prompts.file(cmd.lang, f"digit_{digit}")), "")
+            return None
+        if isinstance(cmd, engine.OperatorsLoggedIn):
+            t0 = time.perf_counter()
+            value = self.agi.get_full_variable(f"${{QUEUE_MEMBER({cmd.queue},logged)}}")
+            self.cmd_ms.append((time.perf_counter() - t0) * 1000)
+            return int(value) if str(value).isdigit() else 0
+        if isinstance(cmd, engine.Step):
+            self.seq += 1
+            self.publish({"type": "ivr.step", "seq": self.seq, "node": cmd.node, "key": cmd.key, "detail": cmd.detail})
+            return None
+        raise TypeError(f"unknown IVR command {cmd!r}")
+
+    def publish(self, fields: dict[str, Any]) -> None:
+        # The caller must reach an operator even when the event bus is down.
+        try:
+            self.deps.publish({"uniqueid": self.uniqueid, "ts": time.time(), **fields})
+        except Exception:
+            log.exception("could not publish %s for call %s", fields.get("type"), self.uniqueid)
 
 
 def run(agi: SocketAGI, deps: IvrDeps) -> None:
     uniqueid = agi.env.get("agi_uniqueid", "")
-    caller = agi.env_get("agi_callerid")
-    event: dict[str, Any] = {"type": "ivr", "uniqueid": uniqueid, "caller": caller, "ts": time.time()}
+    caller = normalize(agi.env_get("agi_callerid")) or ""
+    runner = _Runner(agi, deps, uniqueid)
+    connect_ms = _connect_ms(agi)
+    with deps.sessions() as session:
+        version, tree = deps.trees.get(session)
+    flow = engine.run_call(tree, deps.services, caller, deps.clock())
     try:
-        digits = agi.get_data(deps.prompt("tr", menu.WELCOME_PROMPT), timeout=menu.DIGIT_TIMEOUT_MS, max_digits=1)
+        cmd = next(flow)
+        while True:
+            cmd = flow.send(runner.execute(cmd))
+    except StopIteration as stop:
+        outcome: engine.Outcome = stop.value
     except AGIHangup:
-        _publish(deps, {**event, "hangup": True})
+        runner.publish({"type": "ivr", "caller": caller, "hangup": True, "menu_version": version})
         raise
-    choice = menu.choose(digits)
-    agi.set_variable("ALO185_DIGIT", choice.digit)
-    agi.set_variable("ALO185_QUEUE", choice.queue)
-    _publish(deps, {**event, "digit": choice.digit, "queue": choice.queue})
+    for name, value in (
+        ("ALO185_ACTION", outcome.action),
+        ("ALO185_QUEUE", outcome.queue or tree.fallback_queue),
+        ("ALO185_PRIORITY", outcome.priority),
+        ("ALO185_LANG", outcome.lang),
+        ("ALO185_CATEGORY", outcome.category),
+        ("ALO185_REASON", outcome.reason),
+        ("ALO185_IVR_PATH", ">".join(outcome.path)[:480]),
+    ):
+        t0 = time.perf_counter()
+        agi.set_variable(name, value)
+        runner.cmd_ms.append((time.perf_counter() - t0) * 1000)
+    root_key = next((p.split(":", 1)[1] for p in outcome.path if p.startswith(f"{tree.root}:")), "")
+    timing = {"agi_cmd_ms": [round(ms, 3) for ms in runner.cmd_ms], "agi_connect_ms": connect_ms}
+    runner.publish(
+        {"type": "ivr", "caller": caller, "menu_version": version, "digit": root_key, **asdict(outcome), **timing}
+    )
 
 
-def _publish(deps: IvrDeps, event: dict[str, Any]) -> None:
-    # The caller must reach an operator even when the event bus is down.
+def _connect_ms(agi: SocketAGI) -> float | None:
+    """From the dialplan's AGI() (its timestamp is the first argument) to the session being read."""
     try:
-        deps.publish(event)
-    except Exception:
-        log.exception("could not publish IVR event for call %s", event.get("uniqueid"))
+        return round((time.time() - float(agi.env.get("agi_arg_1", ""))) * 1000, 3)
+    except ValueError:
+        return None

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,3 +68,46 @@ def read_group(
 def dead_letter(client: redis.Redis, msg_id: str, event: dict[str, Any], error: str) -> None:
     """Keep an event a consumer could not handle, with the reason, for inspection and replay."""
     client.xadd(DEAD_LETTERS, {"id": msg_id, "event": json.dumps(event, ensure_ascii=False), "error": error})
+
+
+class BackgroundPublisher:
+    """Publishes from a thread, in order and in batches, so a call never waits on Redis.
+
+    Used where the caller must not be held up (the IVR). Events wait in memory while Redis is
+    unreachable and go out when it is back; ``close`` hands over what is queued.
+    """
+
+    def __init__(self, client: redis.Redis, stream: str = CALL_EVENTS, max_batch: int = 500) -> None:
+        self.client, self.stream, self.max_batch = client, stream, max_batch
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="event-publisher", daemon=True)
+        self._thread.start()
+
+    def publish(self, event: dict[str, Any]) -> None:
+        if not event.get("type") or not event.get("uniqueid"):
+            raise ValueError(f"an event needs 'type' and 'uniqueid': {event!r}")
+        self._queue.put(event)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        closing = False
+        while not closing:
+            batch = [self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            closing = None in batch
+            events = [e for e in batch if e is not None]
+            while events:
+                try:
+                    pipe = self.client.pipeline(transaction=False)
+                    for event in events:
+                        pipe.xadd(self.stream, {"event": json.dumps(event, ensure_ascii=False)},
+                                  maxlen=STREAM_MAXLEN, approximate=True)
+                    pipe.execute()
+                    break
+                except redis.ConnectionError as exc:
+                    log.warning("Redis unavailable (%s); holding %d events", exc, len(events))
+                    time.sleep(0.5)

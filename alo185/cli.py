@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="which processes run")
     demo = sub.add_parser("demo", help="start everything and place demo calls")
     demo.add_argument("--calls", type=int, default=4)
-    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("migrate", help="apply database migrations and add missing reference data")
     for name, text in (
         ("agi", "FastAGI server (foreground)"),
         ("queue", "AMI queue manager (foreground)"),
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             records = demo.run(settings, args.calls)
             return 0 if records and all(r.ended_at for r in records) else 1
         elif args.cmd == "migrate":
-            db.migrate(settings.database_url)
+            services.prepare_database(settings)
         else:
             return _foreground(args.cmd, settings)
     except (ProvisionError, RuntimeError, ValueError) as exc:

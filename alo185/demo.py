@@ -9,23 +9,32 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from alo185 import ami, db, services, simulate
+from alo185.instance import Stack
 from alo185.models import CallRecord
+from alo185.pbx import Pbx
 from alo185.settings import Settings
-from ivr.menu import QUEUES
+from ivr.default import pbx_queues
 
-DEMO_CALLS = (("1", "+905321110001"), ("2", "+905321110002"), ("0", "+905321110003"), ("", "+905321110004"))
+# Keys after the recording notice (queues open around the clock): language, then topic.
+DEMO_CALLS = (
+    ("1w1w1", "+905321110001"),  # Türkçe, water and sewer, water fault
+    ("1w3", "+905321110002"),  # Türkçe, cleaning and waste
+    ("2w4", "+905321110003"),  # English, roads
+    ("3w7", "+905321110004"),  # Arabic, cemetery and funeral services
+)
 
 
 async def _place_calls(settings: Settings, run_id: str, count: int) -> list[str]:
+    stack = Stack(settings, Pbx.locate(settings))
     manager = await ami.connect(settings)
     ids = []
     try:
-        members = [(q, await simulate.add_operator(manager, q, "Demo operatör")) for q in QUEUES]
+        members = [(q, await simulate.add_operator(manager, q, "Demo operatör")) for q in pbx_queues()]
         try:
             for i in range(count):
                 keys, caller = DEMO_CALLS[i % len(DEMO_CALLS)]
                 ids.append(f"demo-{run_id}-{i + 1}")
-                await simulate.call_185(manager, ids[-1], caller, keys)
+                await simulate.call_185(manager, ids[-1], caller, stack.after_notice(keys))
                 await asyncio.sleep(0.5)
             await asyncio.sleep(1)
         finally:
@@ -59,7 +68,7 @@ def run(settings: Settings, count: int = 4, log: Callable[[str], None] = print) 
     with db.session_factory(settings.database_url)() as s:
         records = list(s.scalars(select(CallRecord).where(CallRecord.uniqueid.in_(ids)).order_by(CallRecord.uniqueid)))
     for r in records:
-        log(f"  {r.uniqueid}: key {r.digit or '-'} -> {r.queue}, wait {r.wait_s}s, {r.outcome}, {r.duration_s}s")
+        log(f"  {r.uniqueid}: {r.ivr_path} ({r.lang}) -> {r.queue}, wait {r.wait_s}s, {r.outcome}, {r.duration_s}s")
     missing = len(ids) - sum(1 for r in records if r.ended_at)
     if missing:
         log(f"{missing} call(s) not recorded yet; see {settings.log_dir}")

@@ -6,8 +6,11 @@ They share the machine's PBX root, so only the first ever provisions Asterisk.
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import os
 import time
+import wave
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,11 +18,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from alo185 import ami, db, procs, redis_server, services, simulate
+from alo185 import ami, bus, db, procs, redis_server, services, simulate
 from alo185.models import CallRecord
 from alo185.pbx import Pbx
 from alo185.settings import Settings, load_settings
-from ivr.menu import QUEUES
+from ivr.default import pbx_queues
 
 SIM_OPERATOR_NAME = "Test operatör"
 
@@ -44,9 +47,23 @@ class Stack:
 
     settings: Settings
     pbx: Pbx
+    sim_operator_interface: str = ""
 
     def ami(self, *actions: dict) -> list:
         return ami.run(self.settings, *actions)
+
+    def prompt_seconds(self, prompt_id: str, lang: str = "tr") -> float:
+        """How long a rendered prompt plays (to time a simulated caller's keys)."""
+        with wave.open(str(self.pbx.instance_dir / "sounds" / lang / f"{prompt_id}.wav")) as w:
+            return w.getnframes() / w.getframerate()
+
+    def keys(self, *parts: str | float) -> str:
+        """A DTMF script: strings are keys (``w`` = 0.5 s pause), numbers are seconds to wait first."""
+        return "".join("W" * math.ceil(p) if isinstance(p, int | float) else p for p in parts)
+
+    def after_notice(self, *parts: str | float, extra_s: float = 0.0) -> str:
+        """Keys pressed once the recording notice (not interruptible) is over."""
+        return self.keys(self.prompt_seconds("kvkk") + 1.0 + extra_s, *parts)
 
     def call(self, keys: str = "", caller: str = "+905321234567") -> str:
         """Originate a citizen's call into 185 that keys ``keys``; returns its uniqueid."""
@@ -62,14 +79,41 @@ class Stack:
         asyncio.run(_go())
         return uniqueid
 
+    def channel_app(self, uniqueid: str) -> str:
+        """The application the call's channel runs now ('' when it is gone)."""
+        for line in self.pbx.cli("core show channels concise").splitlines():
+            fields = line.split("!")
+            if len(fields) > 13 and fields[13] == uniqueid:
+                return fields[5]
+        return ""
+
+    def wait_until_gone(self, uniqueid: str, timeout: float = 120) -> None:
+        if not procs.wait_until(lambda: not self.channel_app(uniqueid), timeout, interval=0.5):
+            raise AssertionError(f"call {uniqueid} still up after {timeout} s")
+
+    def events(self, uniqueid: str) -> list[str]:
+        """The call's events on the stream, type and time (for failure messages)."""
+        client = bus.connect(self.settings.redis_connection_url)
+        found = []
+        for _id, fields in client.xrange(bus.CALL_EVENTS):
+            event = json.loads(fields.get("event", "{}"))
+            if event.get("uniqueid") == uniqueid:
+                found.append(f"{event.get('type')}@{event.get('ts')}")
+        return found
+
     def record(self, uniqueid: str) -> CallRecord | None:
         with db.session_factory(self.settings.database_url)() as s:
             return s.scalars(select(CallRecord).where(CallRecord.uniqueid == uniqueid)).one_or_none()
 
     def wait_record(
-        self, uniqueid: str, done: Callable[[CallRecord], bool] = lambda r: r.ended_at is not None, timeout: float = 45
+        self, uniqueid: str, done: Callable[[CallRecord], bool] | None = None, timeout: float = 45
     ) -> CallRecord:
-        """The call's record once ``done`` holds for it (by default: the call has ended)."""
+        """The call's record once ``done`` holds for it (by default: ended, and talk time known if answered).
+
+        AMI may report AgentComplete after the caller's Hangup, so an answered call is complete
+        only with its talk time.
+        """
+        done = done or (lambda r: r.ended_at is not None and (not r.answered or r.talk_s is not None))
         found: list[CallRecord] = []
 
         def _check() -> bool:
@@ -80,7 +124,9 @@ class Stack:
             return False
 
         if not procs.wait_until(_check, timeout, interval=0.1):
-            raise AssertionError(f"no finished call record for {uniqueid}: {self.record(uniqueid)!r}")
+            record = self.record(uniqueid)
+            fields = {c.key: getattr(record, c.key) for c in CallRecord.__table__.columns} if record else None
+            raise AssertionError(f"no finished call record for {uniqueid}: {fields}; events: {self.events(uniqueid)}")
         return found[0]
 
     def add_sim_operators(self, talk_s: int = 2, count: int = 1) -> None:
@@ -89,10 +135,11 @@ class Stack:
         async def _go() -> None:
             manager = await ami.connect(self.settings)
             try:
-                for queue in QUEUES:
+                for queue in pbx_queues():
                     for ident in range(1, count + 1):
                         name = SIM_OPERATOR_NAME if count == 1 else f"{SIM_OPERATOR_NAME} {ident}"
-                        await simulate.add_operator(manager, queue, name, talk_s=talk_s, ident=ident)
+                        iface = await simulate.add_operator(manager, queue, name, talk_s=talk_s, ident=ident)
+                        self.sim_operator_interface = self.sim_operator_interface or iface
             finally:
                 ami.disconnect(manager)
 
@@ -103,7 +150,7 @@ class Stack:
 def running_stack(settings: Settings, with_admin: bool = False) -> Iterator[Stack]:
     """Redis, the database, Asterisk and alo185's processes; everything stopped and removed after."""
     redis_server.start(settings)
-    db.migrate(settings.database_url)
+    services.prepare_database(settings)
     pbx = Pbx.install(settings, log=lambda _msg: None)
     try:
         pbx.start()

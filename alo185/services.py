@@ -54,11 +54,22 @@ def start_process(settings: Settings, service: Service, timeout: float = 30) -> 
         raise RuntimeError(f"{service.name} exited at start; see {procs.log_path(settings, service.name)}")
 
 
+def prepare_database(settings: Settings) -> None:
+    """Migrate, then add the shipped reference data (idempotent: edits made since are kept)."""
+    from alo185.tickets.seed import seed
+    from ivr.versions import ensure_seeded
+
+    db.migrate(settings.database_url)
+    with db.session_factory(settings.database_url).begin() as session:
+        seed(session)
+        ensure_seeded(session)
+
+
 def up(settings: Settings, log: Callable[[str], None] = print) -> Pbx:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     redis_server.start(settings)
     log(f"redis     {settings.redis_connection_url}")
-    db.migrate(settings.database_url)
+    prepare_database(settings)
     log(f"database  {settings.database_url}")
     pbx = Pbx.install(settings, log)
     pbx.start()

@@ -31,12 +31,13 @@ async def remove_operator(manager: Manager, queue: str, interface: str) -> None:
             raise
 
 
-async def call_185(manager: Manager, channel_id: str, caller: str, keys: str = "") -> None:
-    """Originate a citizen's call to 185 that keys ``keys`` (nothing if empty) after the greeting starts.
+async def call_185(manager: Manager, channel_id: str, caller: str, keys: str = "", hang_up: bool = False) -> None:
+    """Originate a citizen's call to 185 that keys ``keys`` (nothing if empty) a second after answering.
 
     ``channel_id`` becomes the uniqueid of the call's channel, so callers can find its record.
+    With ``hang_up`` the caller leaves 4 s after the last key instead of staying on the line.
     """
-    exten = f"k{keys}" if keys else "silent"
+    exten = (f"q{keys}" if hang_up else f"k{keys}") if keys else "silent"
     await ami.action(
         manager,
         {

@@ -40,6 +40,8 @@ def _user_event(ev: _Fields) -> dict[str, Any] | None:
         return {**_base("call.start", ev), "linkedid": ev.get("Linkedid", ""), "caller": ev.get("CallerIDNum", "")}
     if stage == "ivr-done":
         return {**_base("ivr.done", ev), "agi_status": ev.get("AgiStatus", "")}
+    if stage == "voicemail":
+        return {**_base("call.voicemail", ev), "reason": ev.get("Reason", "")}
     return None
 
 

@@ -89,5 +89,5 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     The admin is exercised in-process with Flask's test client.
     """
     with running_stack(isolated_settings(tmp_path_factory.mktemp("stack"))) as stack:
-        stack.add_sim_operators(talk_s=2)
+        stack.add_sim_operators(talk_s=2, count=4)
         yield stack

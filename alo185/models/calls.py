@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Float, Integer, String, func
+from sqlalchemy import Boolean, Float, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from alo185.models.base import Base
+from alo185.models.base import Base, UTCDateTime
 
 
 class CallRecord(Base):
@@ -22,15 +22,23 @@ class CallRecord(Base):
     digit: Mapped[str | None] = mapped_column(String(8))
     queue: Mapped[str | None] = mapped_column(String(64))
     agi_status: Mapped[str | None] = mapped_column(String(16))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lang: Mapped[str | None] = mapped_column(String(2))
+    ivr_path: Mapped[str | None] = mapped_column(String(500))
+    kvkk_version: Mapped[int | None] = mapped_column(Integer)
+    category: Mapped[str | None] = mapped_column(String(64))
+    caller_kind: Mapped[str | None] = mapped_column(String(16))
+    ivr_action: Mapped[str | None] = mapped_column(String(16))
+    ivr_reason: Mapped[str | None] = mapped_column(String(32))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     wait_s: Mapped[float | None] = mapped_column(Float)
     talk_s: Mapped[float | None] = mapped_column(Float)
+    # "queue": Asterisk's AgentComplete TalkTime; "derived": hang-up time minus answer time.
+    talk_source: Mapped[str | None] = mapped_column(String(8))
     duration_s: Mapped[float | None] = mapped_column(Float)
     answered: Mapped[bool] = mapped_column(Boolean, default=False)
     answered_by: Mapped[str | None] = mapped_column(String(128))
     abandoned: Mapped[bool] = mapped_column(Boolean, default=False)
     outcome: Mapped[str | None] = mapped_column(String(16))
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now(), onupdate=func.now())

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import JSON, Boolean, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from alo185.models.base import Base
+from alo185.models.base import Base, UTCDateTime
 
 
 class MenuVersion(Base):
@@ -19,8 +19,8 @@ class MenuVersion(Base):
     yaml: Mapped[str] = mapped_column(Text)
     note: Mapped[str] = mapped_column(String(200), default="")
     created_by: Mapped[str] = mapped_column(String(64), default="system")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
 
 class PromptRecording(Base):
@@ -34,7 +34,7 @@ class PromptRecording(Base):
     lang: Mapped[str] = mapped_column(String(2))
     file_name: Mapped[str] = mapped_column(String(200))
     uploaded_by: Mapped[str] = mapped_column(String(64), default="")
-    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
 
 class Announcement(Base):
@@ -46,11 +46,11 @@ class Announcement(Base):
     text_tr: Mapped[str] = mapped_column(Text)
     text_en: Mapped[str] = mapped_column(Text, default="")
     text_ar: Mapped[str] = mapped_column(Text, default="")
-    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     # Empty lists: city-wide. Names as in the district/mahalle tables.
     districts: Mapped[list[str]] = mapped_column(JSON, default=list)
     mahalles: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(64), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

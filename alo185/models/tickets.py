@@ -14,17 +14,8 @@ from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship, validates
 
-from alo185.models.base import Base
-from alo185.models.org import (
-    Directorate,
-    District,
-    Institution,
-    Mahalle,
-    StrEnumType,
-    User,
-    UTCDateTime,
-    utcnow,
-)
+from alo185.models.base import Base, StrEnumType, UTCDateTime, utcnow
+from alo185.models.org import Directorate, District, Institution, Mahalle, User
 
 MASKED_TC = re.compile(r"\d{3}\*{6}\d{2}")
 

@@ -50,10 +50,13 @@ class Pbx:
         return self.chroot / "srv" / "alo185" / self.settings.instance
 
     def pbx_path(self, host_path: Path) -> str:
-        """``host_path`` as Asterisk sees it."""
+        """``host_path`` (a path under the root) as Asterisk sees it. On every prompt played: no syscalls."""
         if self.chroot is None:
             return str(host_path)
-        return "/" + str(host_path.resolve().relative_to(self.chroot.resolve()))
+        text, root = str(host_path), str(self.chroot)
+        if not text.startswith(root + "/"):
+            raise ValueError(f"{host_path} is outside the PBX root {root}")
+        return text[len(root) :]
 
     def host_path(self, pbx_path: str) -> Path:
         return Path(pbx_path) if self.chroot is None else self.chroot / pbx_path.lstrip("/")
@@ -69,6 +72,7 @@ class Pbx:
     def render(self) -> None:
         for sub in INSTANCE_SUBDIRS:
             (self.instance_dir / sub).mkdir(parents=True, exist_ok=True)
+        (self.instance_dir / "spool" / "alo185-voicemail").mkdir(exist_ok=True)
         render.render_all(self)
 
     def running(self) -> bool:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import jinja2
 
 from alo185.settings import REPO_DIR
-from ivr.menu import FALLBACK_QUEUE, QUEUES
+from ivr.default import default_tree, pbx_queues
 
 if TYPE_CHECKING:
     from alo185.pbx.control import Pbx
@@ -45,8 +45,8 @@ def context(pbx: Pbx) -> dict[str, object]:
         "agi_url": f"agi://{s.agi_host}:{s.agi_port}",
         "sip_port": s.sip_port,
         "operators": [{"ext": ext, "password": s.sip_password(ext)} for ext in s.operators],
-        "queues": QUEUES,
-        "fallback_queue": FALLBACK_QUEUE,
+        "queues": pbx_queues(),
+        "fallback_queue": default_tree().fallback_queue,
         "queue_timeout": s.queue_timeout,
     }
 

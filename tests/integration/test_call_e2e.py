@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 from admin import create_app
 from alo185 import procs, services
 from tests.conftest import TEST_OPERATOR, Stack
 
 
-def test_call_keys_1_reaches_water_queue_and_is_recorded(stack: Stack) -> None:
-    uniqueid = stack.call("1", caller="+905321234567")
-    record = stack.wait_record(uniqueid)
+def test_call_to_water_faults_is_answered_and_recorded(stack: Stack) -> None:
+    uniqueid = stack.call(stack.after_notice("1w1w1"), caller="+905321234567")  # Türkçe, water, fault
+    record = stack.wait_record(uniqueid, timeout=90)
     assert record.caller == "+905321234567"
     assert record.digit == "1"
-    assert record.queue == "su"
+    assert record.queue == "su" and record.category == "su-arizasi" and record.lang == "tr"
+    assert record.ivr_path == "kvkk>language:1>main:1>water:1"
     assert record.agi_status == "SUCCESS"
     assert record.answered is True and record.outcome == "answered"
-    assert record.answered_by == TEST_OPERATOR
+    assert record.answered_by.startswith(TEST_OPERATOR)
     assert record.wait_s is not None and 0 <= record.wait_s < 30
     assert record.talk_s is not None and 1 <= record.talk_s <= 5
     assert record.duration_s is not None and record.duration_s > record.talk_s
@@ -35,8 +35,8 @@ def test_call_keys_1_reaches_water_queue_and_is_recorded(stack: Stack) -> None:
 
 
 def test_no_key_goes_to_general_operators(stack: Stack) -> None:
-    record = stack.wait_record(stack.call(""))
-    assert record.digit in (None, "")
+    record = stack.wait_record(stack.call(""), timeout=150)
+    assert record.digit == "-"  # silence at the main menu, three times
     assert record.queue == "genel" and record.answered
 
 
@@ -54,10 +54,10 @@ def test_fastagi_stopped_caller_still_reaches_operators(stack: Stack) -> None:
     procs.stop(stack.settings, "agi")
     assert not procs.tcp_open(stack.settings.agi_host, stack.settings.agi_port)
     try:
-        record = stack.wait_record(stack.call("2"))
+        record = stack.wait_record(stack.call(stack.after_notice("1w2")))
         assert record.agi_status == "FAILURE"
         assert record.queue == "genel"  # not the "2" choice: the IVR never ran
-        assert record.answered and record.answered_by == TEST_OPERATOR
+        assert record.answered and record.answered_by.startswith(TEST_OPERATOR)
     finally:
         _restart_agi(stack)
 
@@ -66,7 +66,7 @@ def test_fastagi_killed_mid_call_caller_still_reaches_operators(stack: Stack) ->
     pid = _agi_pid(stack)
     uniqueid = stack.call("")  # keys nothing: the IVR waits on the prompt
     try:
-        assert procs.wait_until(lambda: "AGI" in _channel_app(stack, uniqueid), 15), "call never reached the IVR"
+        assert procs.wait_until(lambda: "AGI" in stack.channel_app(uniqueid), 15), "call never reached the IVR"
         os.kill(pid, signal.SIGKILL)
         record = stack.wait_record(uniqueid)
         assert record.queue == "genel" and record.answered
@@ -75,19 +75,11 @@ def test_fastagi_killed_mid_call_caller_still_reaches_operators(stack: Stack) ->
         _restart_agi(stack)
 
 
-def _channel_app(stack: Stack, uniqueid: str) -> str:
-    for line in stack.pbx.cli("core show channels concise").splitlines():
-        fields = line.split("!")
-        if len(fields) > 13 and fields[13] == uniqueid:
-            return fields[5]
-    return ""
-
-
 def test_recording_survives_recorder_restart(stack: Stack) -> None:
     procs.stop(stack.settings, "recorder")
-    uniqueid = stack.call("1")
-    time.sleep(8)  # the call runs its course while nothing consumes the stream
+    uniqueid = stack.call(stack.after_notice("1w3"))
+    stack.wait_until_gone(uniqueid)  # the call runs its course while nothing consumes the stream
     assert stack.record(uniqueid) is None
     services.start_process(stack.settings, next(s for s in services.PROCESSES if s.name == "recorder"))
     record = stack.wait_record(uniqueid)
-    assert record.queue == "su" and record.answered
+    assert record.queue == "temizlik" and record.answered

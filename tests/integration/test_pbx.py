@@ -13,7 +13,7 @@ from tests.conftest import Stack
 def test_dialplan_is_the_projects(stack: Stack) -> None:
     out = stack.pbx.cli("dialplan show alo185-inbound")
     assert "'185' =>" in out
-    assert "AGI(${ALO185_AGI}/ivr)" in out
+    assert "AGI(${ALO185_AGI}/ivr," in out
     assert "Goto(alo185-queue,s,1)" in out
     fallback = stack.pbx.cli("dialplan show alo185-queue")
     assert "QUEUE_EXISTS" in fallback and "Queue(${ALO185_QUEUE}" in fallback

@@ -10,6 +10,7 @@ import pytest
 
 from agi_scripts.agi import AGIHangup, SocketAGI
 from agi_scripts.server import FastAGIServer, Registry
+from alo185.procs import wait_until
 
 ENV = [
     "agi_network: yes",
@@ -53,6 +54,7 @@ def serve() -> Iterator:  # type: ignore[type-arg]
         servers.append(server)
         return server.port
 
+    _serve.servers = servers  # type: ignore[attr-defined]
     yield _serve
     for server in servers:
         server.shutdown()
@@ -142,3 +144,49 @@ def test_many_concurrent_sessions(serve) -> None:  # type: ignore[no-untyped-def
         assert peer.command() == f'SET VARIABLE "Q" "call-{i}"'
         peer.reply("200 result=1")
     assert all(peer.closed() for peer in peers)
+
+
+def test_a_second_server_binds_beside_a_draining_one(serve) -> None:  # type: ignore[no-untyped-def]
+    release = threading.Event()
+
+    def slow(agi: SocketAGI, _deps: object) -> None:
+        release.wait(5)
+        agi.set_variable("DONE", "1")
+
+    port = serve(slow)
+    server = serve.servers[-1]
+    peer = Peer(port)
+    assert peer.r.readable()
+    second = FastAGIServer(("127.0.0.1", port), Registry(scripts={"ivr": slow}, deps=None))
+    second.server_close()  # binding on the same port worked: a restart refuses no call
+    assert wait_until(lambda: server.active_sessions == 1, 5), server.active_sessions
+    assert not server.drain(0.2)  # the call in the IVR keeps going
+    release.set()
+    assert peer.command() == 'SET VARIABLE "DONE" "1"'
+    peer.reply("200 result=1")
+    assert server.drain(5) and server.active_sessions == 0
+
+
+def test_errors_from_asterisk_are_raised_as_pyst2_errors(serve) -> None:  # type: ignore[no-untyped-def]
+    from asterisk.agi import AGIInvalidCommand, AGIUsageError
+
+    raised: list[type] = []
+
+    def script(agi: SocketAGI, _deps: object) -> None:
+        for command in ("NO SUCH", "SET VARIABLE"):
+            try:
+                agi.execute(command)
+            except (AGIInvalidCommand, AGIUsageError) as exc:
+                raised.append(type(exc))
+        agi.set_variable("OK", "1")
+
+    peer = Peer(serve(script))
+    assert peer.command() == "NO SUCH"
+    peer.reply("510 Invalid or unknown command")
+    assert peer.command() == "SET VARIABLE"
+    peer.reply("520-Invalid command syntax.  Proper usage follows:")
+    peer.reply("Usage: SET VARIABLE <variablename> <value>")
+    peer.reply("520 End of proper usage.")
+    assert peer.command() == 'SET VARIABLE "OK" "1"'
+    peer.reply("200 result=1")
+    assert peer.closed() and raised == [AGIInvalidCommand, AGIUsageError]

@@ -1,51 +1,91 @@
-"""The /ivr script over the protocol: prompt, key, queue variables, the call event."""
+"""The /ivr AGI script over the protocol: the engine's commands as AGI, variables and events out."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from agi_scripts import ivr
+from alo185 import db
+from ivr.prompt_files import PromptFiles
+from ivr.versions import LiveTree
 from tests.unit.test_agi_protocol import Peer
 from tests.unit.test_agi_protocol import serve as serve  # the fixture
+from tests.unit.test_ivr_engine import WEEKDAY_10AM, FakeServices
 
 
-def _deps(events: list, fail: bool = False) -> ivr.IvrDeps:
-    def publish(event: dict) -> None:
-        if fail:
-            raise ConnectionError("redis down")
-        events.append(event)
-
-    return ivr.IvrDeps(publish=publish, prompt=lambda lang, name: f"/snd/{lang}/{name}")
-
-
-def test_key_sets_queue_and_publishes(serve) -> None:  # type: ignore[no-untyped-def]
-    events: list = []
-    peer = Peer(serve(ivr.run, _deps(events)))
-    assert peer.command() == "GET DATA /snd/tr/alo185-hosgeldiniz 5000 1"
-    peer.reply("200 result=1")
-    assert peer.command() == 'SET VARIABLE "ALO185_DIGIT" "1"'
-    peer.reply("200 result=1")
-    assert peer.command() == 'SET VARIABLE "ALO185_QUEUE" "su"'
-    peer.reply("200 result=1")
-    assert peer.closed()
-    assert events[0]["type"] == "ivr" and events[0]["uniqueid"] == "1700000000.42"
-    assert (events[0]["digit"], events[0]["queue"], events[0]["caller"]) == ("1", "su", "+905321234567")
+@pytest.fixture
+def deps(tmp_path: Path) -> tuple[ivr.IvrDeps, list[dict]]:
+    url = f"sqlite:///{tmp_path / 'ivr.db'}"
+    db.migrate(url)
+    events: list[dict] = []
+    return (
+        ivr.IvrDeps(
+            publish=events.append,
+            sessions=db.session_factory(url),
+            services=FakeServices(),
+            prompts=PromptFiles(tmp_path / "sounds"),
+            pbx_path=str,
+            trees=LiveTree(),
+            clock=lambda: WEEKDAY_10AM,
+        ),
+        events,
+    )
 
 
-def test_caller_still_routed_when_the_bus_is_down(serve) -> None:  # type: ignore[no-untyped-def]
-    peer = Peer(serve(ivr.run, _deps([], fail=True)))
-    peer.command()
-    peer.reply("200 result= (timeout)")
-    peer.command()
-    peer.reply("200 result=1")
-    assert peer.command() == 'SET VARIABLE "ALO185_QUEUE" "genel"'
-    peer.reply("200 result=1")
-    assert peer.closed()
+def answer(peer: Peer, keys: dict[str, str]) -> dict[str, str]:
+    """Play Asterisk: press ``keys[prompt]`` during that prompt; return the variables set."""
+    variables = {}
+    while True:
+        line = peer.command()
+        if not line:
+            return variables
+        if line.startswith("STREAM FILE"):
+            prompt = Path(line.split()[2]).name
+            key = keys.pop(prompt, "")
+            peer.reply(f"200 result={ord(key) if key else 0} endpos=800")
+        elif line.startswith("WAIT FOR DIGIT"):
+            peer.reply("200 result=0")
+        elif line.startswith("GET FULL VARIABLE"):
+            peer.reply("200 result=1 (2)")
+        elif line.startswith("SET VARIABLE"):
+            _, _, name, value = line.split(" ", 3)
+            variables[name.strip('"')] = value.strip('"')
+            peer.reply("200 result=1")
+        else:
+            raise AssertionError(f"unexpected AGI command {line!r}")
 
 
-def test_hangup_in_menu_is_recorded(serve) -> None:  # type: ignore[no-untyped-def]
-    events: list = []
-    peer = Peer(serve(ivr.run, _deps(events)))
-    peer.command()
+def test_a_call_through_the_menu(serve, deps) -> None:  # type: ignore[no-untyped-def]
+    the_deps, events = deps
+    peer = Peer(serve(ivr.run, the_deps))
+    variables = answer(peer, {"language_tr": "1", "main_menu": "3"})
+    assert variables["ALO185_ACTION"] == "queue" and variables["ALO185_QUEUE"] == "temizlik"
+    assert variables["ALO185_LANG"] == "tr" and variables["ALO185_CATEGORY"] == "cop-toplama"
+    assert variables["ALO185_IVR_PATH"] == "kvkk>language:1>main:3"
+    final = next(e for e in events if e["type"] == "ivr")
+    assert final["uniqueid"] == "1700000000.42" and final["queue"] == "temizlik" and final["digit"] == "3"
+    steps = [e["seq"] for e in events if e["type"] == "ivr.step"]
+    assert steps == list(range(1, len(steps) + 1))
+
+
+def test_hangup_during_the_notice_sets_nothing(serve, deps) -> None:  # type: ignore[no-untyped-def]
+    the_deps, events = deps
+    peer = Peer(serve(ivr.run, the_deps))
+    assert peer.command().startswith("STREAM FILE")
     peer.reply("HANGUP")
-    peer.reply("200 result=-1")
+    peer.reply("200 result=-1 endpos=0")
     assert peer.closed()
-    assert events and events[0].get("hangup") is True
+    assert next(e for e in events if e["type"] == "ivr")["hangup"] is True
+
+
+def test_the_caller_is_routed_when_the_bus_is_down(serve, deps) -> None:  # type: ignore[no-untyped-def]
+    the_deps, _events = deps
+
+    def broken(_event: dict) -> None:
+        raise ConnectionError("redis down")
+
+    the_deps.publish = broken
+    peer = Peer(serve(ivr.run, the_deps))
+    assert answer(peer, {"language_tr": "2", "main_menu": "5"})["ALO185_QUEUE"] == "park"

@@ -139,3 +139,22 @@ def test_publish_refuses_events_without_identity(redis_settings: Settings) -> No
     with pytest.raises(ValueError):
         bus.publish(client, {"type": "ivr"})
     assert client.xlen(bus.CALL_EVENTS) == 0
+
+
+def test_background_publisher_keeps_order_and_hands_over_on_close(redis_settings: Settings) -> None:
+    client = bus.connect(redis_settings.redis_connection_url)
+    publisher = bus.BackgroundPublisher(client)
+    for i in range(300):
+        publisher.publish({"type": "ivr.step", "uniqueid": "u1", "seq": i})
+    with pytest.raises(ValueError):
+        publisher.publish({"type": "ivr.step"})
+    publisher.close()
+    seqs = [json.loads(f["event"])["seq"] for _id, f in client.xrange(bus.CALL_EVENTS)]
+    assert seqs == list(range(300))
+
+
+def test_talk_time_without_agent_complete_is_derived_and_then_corrected(sessions) -> None:  # type: ignore[no-untyped-def]
+    without_complete = [e for e in EVENTS if e["type"] != "queue.complete"]
+    out = _fold(sessions, without_complete)
+    assert out["talk_s"] == 61.5  # call.end (68.5) - queue.connect (7.0)
+    assert _fold(sessions, [EVENTS[5]])["talk_s"] == 60.0  # Asterisk's figure wins when it comes

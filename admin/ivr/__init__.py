@@ -1,0 +1,186 @@
+"""The IVR in the admin: view, validate and publish menu versions; upload prompt recordings; announcements."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from alo185.models import Announcement, MenuVersion, PromptRecording
+from alo185.pbx import Pbx
+from ivr import versions
+from ivr.prompt_files import PromptFiles
+from ivr.tree import LANGUAGES, TreeError, load_yaml
+
+bp = Blueprint("ivr", __name__, url_prefix="/ivr", template_folder="templates")
+TZ = ZoneInfo("Europe/Istanbul")
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+
+def _sessions() -> sessionmaker[Session]:
+    return current_app.extensions["alo185.sessions"]
+
+
+def _user() -> str:
+    # Until staff log in, the admin runs on loopback and changes are attributed to "admin".
+    return request.headers.get("X-Alo185-User", "admin")[:64]
+
+
+@bp.get("/menu")
+def menu():  # type: ignore[no-untyped-def]
+    with _sessions().begin() as s:
+        live = versions.ensure_seeded(s)
+        history = versions.history(s)
+        return render_template(
+            "ivr/menu.html", live=live, tree=load_yaml(live.yaml), history=history, text=live.yaml, errors=[]
+        )
+
+
+@bp.get("/menu/<int:version_id>")
+def version(version_id: int):  # type: ignore[no-untyped-def]
+    with _sessions()() as s:
+        row = s.get(MenuVersion, version_id)
+        if row is None:
+            abort(404)
+        return render_template("ivr/version.html", version=row, tree=load_yaml(row.yaml))
+
+
+@bp.post("/menu")
+def check_or_publish():  # type: ignore[no-untyped-def]
+    text = request.form.get("yaml", "")
+    publish = request.form.get("action") == "publish"
+    with _sessions().begin() as s:
+        live = versions.ensure_seeded(s)
+        try:
+            tree = versions.check(text)
+            if publish:
+                _render_prompts(tree)
+                row = versions.publish(s, text, by=_user(), note=request.form.get("note", ""))
+                flash(f"Sürüm {row.id} yayımlandı; yeni çağrılar bu menüyü duyar.", "ok")
+                return redirect(url_for("ivr.menu"))
+            flash("Menü geçerli. Yayımlamak için 'Yayımla'ya basınız.", "ok")
+            errors: list[str] = []
+        except TreeError as exc:
+            errors = exc.errors
+        return render_template(
+            "ivr/menu.html", live=live, tree=load_yaml(live.yaml), history=versions.history(s), text=text, errors=errors
+        ), (400 if errors else 200)
+
+
+def _prompt_files() -> PromptFiles:
+    return PromptFiles(Pbx.locate(current_app.config["ALO185"]).instance_dir / "sounds")
+
+
+def _render_prompts(tree) -> None:  # type: ignore[no-untyped-def]
+    """Render the new version's prompts before it goes live, so no caller meets a missing one."""
+    _prompt_files().render_tree(tree)
+
+
+@bp.post("/prompts")
+def upload_prompt():  # type: ignore[no-untyped-def]
+    prompt_id, lang = request.form.get("prompt", ""), request.form.get("lang", "")
+    if lang not in LANGUAGES or not prompt_id.replace("_", "").isalnum():
+        flash("Geçersiz istem ya da dil.", "error")
+        return redirect(url_for("ivr.menu")), 303
+    upload = request.files.get("audio")
+    if upload is None or not upload.filename:
+        flash("Bir ses dosyası seçiniz.", "error")
+        return redirect(url_for("ivr.menu")), 303
+    data = upload.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        flash("Dosya 10 MB'den büyük olamaz.", "error")
+        return redirect(url_for("ivr.menu")), 303
+    target = _prompt_files().uploaded(lang, prompt_id)
+    try:
+        _convert(data, target)
+    except subprocess.CalledProcessError:
+        flash("Ses dosyası okunamadı (WAV, MP3 veya OGG yükleyiniz).", "error")
+        return redirect(url_for("ivr.menu")), 303
+    with _sessions().begin() as s:
+        row = s.scalars(
+            select(PromptRecording).where(PromptRecording.prompt == prompt_id, PromptRecording.lang == lang)
+        ).first()
+        row = row or PromptRecording(prompt=prompt_id, lang=lang)
+        row.file_name, row.uploaded_by, row.uploaded_at = target.name, _user(), datetime.now(UTC)
+        s.add(row)
+    flash(f"'{prompt_id}' ({lang}) için kayıt yüklendi; metin okuması yerine çalınacak.", "ok")
+    return redirect(url_for("ivr.menu")), 303
+
+
+def _convert(data: bytes, target: Path) -> None:
+    """Any audio sox reads -> 8 kHz mono 16-bit WAV, moved into place atomically."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "upload", Path(tmp) / "out.wav"
+        src.write_bytes(data)
+        subprocess.run(
+            ["sox", str(src), "-r", "8000", "-c", "1", "-b", "16", str(out)], check=True, capture_output=True
+        )
+        staged = target.with_suffix(".uploading")
+        out.replace(staged)
+        staged.replace(target)
+
+
+@bp.get("/announcements")
+def announcements():  # type: ignore[no-untyped-def]
+    with _sessions()() as s:
+        rows = s.scalars(select(Announcement).order_by(Announcement.starts_at.desc())).all()
+        return render_template("ivr/announcements.html", rows=rows, tz=TZ, errors=[], form={})
+
+
+def _parse_local(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=TZ)
+
+
+def _names(value: str) -> list[str]:
+    return [n.strip() for n in value.split(",") if n.strip()]
+
+
+@bp.post("/announcements")
+def add_announcement():  # type: ignore[no-untyped-def]
+    form = request.form
+    errors = []
+    try:
+        starts, ends = _parse_local(form.get("starts_at", "")), _parse_local(form.get("ends_at", ""))
+        if ends <= starts:
+            errors.append("Bitiş, başlangıçtan sonra olmalıdır.")
+    except ValueError:
+        errors.append("Başlangıç ve bitiş zamanını giriniz.")
+    if not form.get("text_tr", "").strip():
+        errors.append("Türkçe metin zorunludur.")
+    with _sessions().begin() as s:
+        if errors:
+            rows = s.scalars(select(Announcement).order_by(Announcement.starts_at.desc())).all()
+            return render_template("ivr/announcements.html", rows=rows, tz=TZ, errors=errors, form=form), 400
+        s.add(
+            Announcement(
+                text_tr=form["text_tr"].strip(),
+                text_en=form.get("text_en", "").strip(),
+                text_ar=form.get("text_ar", "").strip(),
+                starts_at=starts,
+                ends_at=ends,
+                districts=_names(form.get("districts", "")),
+                mahalles=_names(form.get("mahalles", "")),
+                active=True,
+                created_by=_user(),
+            )
+        )
+    flash("Duyuru kaydedildi.", "ok")
+    return redirect(url_for("ivr.announcements")), 303
+
+
+@bp.post("/announcements/<int:ann_id>/end")
+def end_announcement(ann_id: int):  # type: ignore[no-untyped-def]
+    with _sessions().begin() as s:
+        row = s.get(Announcement, ann_id)
+        if row is None:
+            abort(404)
+        row.active = False
+    flash("Duyuru sona erdirildi.", "ok")
+    return redirect(url_for("ivr.announcements")), 303
