@@ -12,6 +12,7 @@ from bench.common import write_results
 
 BENCHMARKS = {
     "calls": "bench.calls",
+    "ivr": "bench.ivr",
 }
 
 

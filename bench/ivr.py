@@ -1,0 +1,169 @@
+"""The IVR under load.
+
+(a) Real calls through Asterisk: N simulated callers (Local channels keying DTMF) at the same
+    time walk notice -> language -> main menu -> cleaning queue. Failed call: no IVR outcome for
+    it. AGI connect time: from the dialplan's AGI() to the server having read the session;
+    per-command latency: round trips of the IVR's non-media AGI commands (both from the events
+    the IVR publishes).
+(b) The FastAGI server alone under a protocol-level load client (bench/agi_load.py), side by
+    side with panoramisk's bare FastAGI replaying the same command sequence with no work, and
+    with the classic process-per-call AGI script: sessions per second and p99.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from alo185 import bus, procs, redis_server, services
+from alo185.instance import Stack, isolated_settings, running_stack
+from bench import agi_load
+from bench.common import percentile, summary_ms
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _ivr_events(stack_or_settings: Any, ids: set[str] | None = None) -> dict[str, dict]:
+    settings = getattr(stack_or_settings, "settings", stack_or_settings)
+    client = bus.connect(settings.redis_connection_url)
+    found = {}
+    for _id, fields in client.xrange(bus.CALL_EVENTS):
+        event = json.loads(fields["event"])
+        if event.get("type") == "ivr" and (ids is None or event["uniqueid"] in ids):
+            found[event["uniqueid"]] = event
+    return found
+
+
+def through_asterisk(calls: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="alo185-bench-") as tmp, running_stack(isolated_settings(Path(tmp))) as st:
+        st.add_sim_operators(talk_s=1, count=2)
+        keys = st.keys(st.prompt_seconds("kvkk") + 1.5, "1w3")
+        ids = _originate(st, calls, keys)
+        peak = _wait_and_sample(st, ids, timeout=60 + calls * 0.2)
+        events = _ivr_events(st, set(ids))
+    ok = [e for e in events.values() if e.get("action") == "queue" and e.get("queue") == "temizlik"]
+    connect = [e["agi_connect_ms"] for e in ok if e.get("agi_connect_ms") is not None]
+    cmd = [ms for e in ok for ms in e.get("agi_cmd_ms", [])]
+    return {
+        "concurrent_calls": calls,
+        "peak_active_calls": peak,
+        "failed_calls": calls - len(ok),
+        "agi_connect_p50_ms": _r(percentile(connect, 50)),
+        "agi_connect_p99_ms": _r(percentile(connect, 99)),
+        "agi_cmd_p50_ms": _r(percentile(cmd, 50)),
+        "agi_cmd_p99_ms": _r(percentile(cmd, 99)),
+        "agi_cmds_measured": len(cmd),
+    }
+
+
+def _originate(st: Stack, calls: int, keys: str) -> list[str]:
+    import asyncio
+
+    from alo185 import ami, simulate
+
+    async def go() -> list[str]:
+        manager = await ami.connect(st.settings)
+        ids = []
+        try:
+            for i in range(calls):
+                ids.append(f"bench-{time.time_ns()}-{i}")
+                await simulate.call_185(manager, ids[-1], f"+90533{3000000 + i}", keys, hang_up=True)
+                if i % 50 == 49:
+                    await asyncio.sleep(0.2)
+        finally:
+            ami.disconnect(manager)
+        return ids
+
+    return asyncio.run(go())
+
+
+def _wait_and_sample(st: Stack, ids: list[str], timeout: float) -> int:
+    """Peak of Asterisk's active calls while waiting for every call's IVR outcome."""
+    peak = 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = st.pbx.cli("core show channels count")
+        for line in out.splitlines():
+            if line.endswith("active calls"):
+                peak = max(peak, int(line.split()[0]))
+        if len(_ivr_events(st, set(ids))) >= len(ids):
+            break
+        time.sleep(1)
+    return peak
+
+
+def protocol_level(sessions: int, concurrency: int, process_sessions: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="alo185-bench-") as tmp:
+        settings = isolated_settings(Path(tmp))
+        redis_server.start(settings)
+        try:
+            services.prepare_database(settings)
+            agi = next(s for s in services.PROCESSES if s.name == "agi")
+            services.start_process(settings, agi)
+            ours = agi_load.load_tcp(settings.agi_port, sessions, concurrency, min_commands=8)
+            failed = sum(1 for e in _ivr_events(settings).values() if e.get("queue") != "temizlik")
+            procs.stop(settings, "agi")
+            bare = _panoramisk(ours.commands, sessions, concurrency)
+            env = services.settings_env(settings)
+            classic = agi_load.load_processes(
+                [sys.executable, "-m", "agi_scripts.classic"], env, process_sessions, 2, min_commands=8
+            )
+        finally:
+            services.down(settings, log=lambda _m: None)
+            _remove_instance(settings)
+    return {
+        "fastagi_sessions_per_s": round(ours.per_s, 1),
+        "fastagi_session_p99_ms": summary_ms(ours.session_s)["p99"],
+        "fastagi_failed": ours.failed + failed,
+        "panoramisk_bare_sessions_per_s": round(bare.per_s, 1),
+        "panoramisk_bare_session_p99_ms": summary_ms(bare.session_s)["p99"],
+        "process_per_call_sessions_per_s": round(classic.per_s, 2),
+        "process_per_call_session_p99_ms": summary_ms(classic.session_s)["p99"],
+        "process_per_call_failed": classic.failed,
+        "agi_commands_per_session": len(ours.commands),
+        "ratio_vs_panoramisk_bare": round(ours.per_s / bare.per_s, 2) if bare.per_s else None,
+        "ratio_vs_process_per_call": round(ours.per_s / classic.per_s, 1) if classic.per_s else None,
+        "load_sessions": sessions,
+        "load_concurrency": concurrency,
+    }
+
+
+def _panoramisk(commands: list[str], sessions: int, concurrency: int) -> agi_load.LoadResult:
+    port = procs.free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.agi_servers", str(port), json.dumps(commands)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        return agi_load.load_tcp(port, sessions, concurrency, min_commands=len(commands))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _remove_instance(settings: Any) -> None:
+    from alo185.pbx import Pbx
+
+    Pbx.locate(settings).remove_instance()
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    if quick:
+        b = protocol_level(sessions=60, concurrency=10, process_sessions=4)
+        a = through_asterisk(calls=5)
+    else:
+        b = protocol_level(sessions=3000, concurrency=100, process_sessions=40)
+        a = through_asterisk(calls=500)
+    return {**a, **b}
