@@ -57,11 +57,10 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty, migrated database of each kind."""
+def new_database(request: pytest.FixtureRequest, directory: Path) -> str:
+    """An empty, migrated database of the kind ``request.param`` names (sqlite or postgresql)."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'alo185.db'}"
+        url = f"sqlite:///{directory / 'alo185.db'}"
     else:
         server = request.getfixturevalue("postgres_server")
         name = f"t_{uuid.uuid4().hex[:12]}"
@@ -70,6 +69,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         url = f"{server}/{name}"
     db.migrate(url)
     return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty, migrated database of each kind."""
+    return new_database(request, tmp_path)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -31,6 +30,7 @@ from alo185.models import (
 )
 from alo185.tickets import workflow
 from alo185.tickets.workflow import ActorKind, TransitionError
+from tests.conftest import new_database
 
 S = TicketStatus
 NOW = datetime(2026, 4, 6, 9, 0, tzinfo=UTC)
@@ -215,15 +215,7 @@ def _snapshot(session: Session, ticket: Ticket) -> tuple[object, ...]:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def world_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, World]]:
     """One migrated database per kind for the whole matrix, with the world committed once."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('matrix') / 'alo185.db'}"
-    else:
-        server = request.getfixturevalue("postgres_server")
-        name = f"m_{uuid.uuid4().hex[:12]}"
-        with sqlalchemy.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT").connect() as conn:
-            conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-        url = f"{server}/{name}"
-    db.migrate(url)
+    url = new_database(request, tmp_path_factory.mktemp("matrix"))
     with db.session_factory(url)() as session:
         world = _build_world(session)
         session.commit()
