@@ -16,7 +16,8 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 @cache
 def engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # A busy IVR runs hundreds of calls in threads; each holds a connection only for a lookup.
+        engine = create_engine(url, connect_args={"timeout": 30}, pool_size=20, max_overflow=80)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -28,7 +29,7 @@ def engine_for(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
 
 
 def session_factory(url: str) -> sessionmaker[Session]:

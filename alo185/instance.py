@@ -47,7 +47,7 @@ class Stack:
 
     settings: Settings
     pbx: Pbx
-    sim_operator_interface: str = ""
+    sim_operator_interfaces: tuple[str, ...] = ()
 
     def ami(self, *actions: dict) -> list:
         return ami.run(self.settings, *actions)
@@ -65,14 +65,17 @@ class Stack:
         """Keys pressed once the recording notice (not interruptible) is over."""
         return self.keys(self.prompt_seconds("kvkk") + 1.0 + extra_s, *parts)
 
-    def call(self, keys: str = "", caller: str = "+905321234567") -> str:
-        """Originate a citizen's call into 185 that keys ``keys``; returns its uniqueid."""
+    def call(self, keys: str = "", caller: str = "+905321234567", hang_up: bool = False) -> str:
+        """Originate a citizen's call into 185 that keys ``keys``; returns its uniqueid.
+
+        With ``hang_up`` the caller leaves 4 s after the last key (end ``keys`` with pauses to stay longer).
+        """
         uniqueid = f"t{time.time_ns()}"
 
         async def _go() -> None:
             manager = await ami.connect(self.settings)
             try:
-                await simulate.call_185(manager, uniqueid, caller, keys)
+                await simulate.call_185(manager, uniqueid, caller, keys, hang_up=hang_up)
             finally:
                 ami.disconnect(manager)
 
@@ -139,7 +142,8 @@ class Stack:
                     for ident in range(1, count + 1):
                         name = SIM_OPERATOR_NAME if count == 1 else f"{SIM_OPERATOR_NAME} {ident}"
                         iface = await simulate.add_operator(manager, queue, name, talk_s=talk_s, ident=ident)
-                        self.sim_operator_interface = self.sim_operator_interface or iface
+                        if iface not in self.sim_operator_interfaces:
+                            self.sim_operator_interfaces += (iface,)
             finally:
                 ami.disconnect(manager)
 

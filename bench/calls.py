@@ -10,22 +10,23 @@ from __future__ import annotations
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from alo185.instance import Stack, isolated_settings, running_stack
 from bench.common import summary_ms
 
+PATHS = ("1w1w1", "1w3", "2w4")  # water fault; cleaning; English, roads (queues open around the clock)
+
 
 def _one_call(stack: Stack, i: int) -> tuple[bool, float | None]:
-    uniqueid = stack.call(keys="120"[i % 3], caller=f"+90532{1000000 + i}")
+    uniqueid = stack.call(keys=stack.after_notice(PATHS[i % len(PATHS)]), caller=f"+90532{1000000 + i}")
     try:
         record = stack.wait_record(uniqueid, timeout=90)
     except AssertionError:
         return False, None
     seen = time.time()
-    ended = record.ended_at.replace(tzinfo=record.ended_at.tzinfo or UTC).timestamp()  # type: ignore[union-attr]
+    ended = record.ended_at.timestamp()  # type: ignore[union-attr]
     ok = record.answered and record.duration_s is not None and record.queue is not None
     return ok, seen - ended
 

@@ -215,14 +215,19 @@ def phase2(stack: Stack, phase1: Calls) -> dict[str, str]:
         raw["queues"]["park"]["hours"] = {today: "00:00-00:01"}
 
     _publish(stack, close_parks_now)
-    stack.ami({"Action": "QueueRemove", "Queue": "cenaze", "Interface": stack.sim_operator_interface})
-    k = stack.after_notice
-    return {"after_hours": stack.call(k("1w5")), "no_operator": stack.call(k("1w7"))}
+    stack.ami(*({"Action": "QueueRemove", "Queue": "cenaze", "Interface": i} for i in stack.sim_operator_interfaces))
+    # The callers stay long enough to leave a message after the explanation and the beep, then hang up.
+    k, sec = stack.after_notice, stack.prompt_seconds
+    return {
+        "after_hours": stack.call(k("1w5", sec("after_hours") + 6), hang_up=True),
+        "no_operator": stack.call(k("1w7", sec("no_operator") + 6), hang_up=True),
+    }
 
 
 def test_after_hours_offers_voicemail(stack: Stack, phase2: dict[str, str]) -> None:
     r = stack.wait_record(phase2["after_hours"], timeout=120)
     assert (r.outcome, r.ivr_reason, r.answered) == ("voicemail", "after_hours", False)
+    # The voicemail step recorded (this simulated caller sends no audio; speech is the voicemail tests').
     assert (stack.pbx.instance_dir / "spool" / "alo185-voicemail" / f"{r.uniqueid}.wav").exists()
 
 
