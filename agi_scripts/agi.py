@@ -104,8 +104,9 @@ class SocketAGI(AGI):
         except AGIHangup:
             raise
         except AGIAppError as exc:
-            # "result=-1" after Asterisk announced the hangup is the hangup, not an application error.
-            if self.hung_up:
+            # "result=-1" means failure *or* hangup, and Asterisk's HANGUP notice may come later:
+            # ask the channel before calling it an error.
+            if self.hung_up or self._channel_gone():
                 raise AGIHangup(str(exc)) from exc
             raise
         except AGIUnknownError as exc:
@@ -114,6 +115,14 @@ class SocketAGI(AGI):
             raise
         except (BrokenPipeError, ConnectionResetError) as exc:
             raise AGIHangup("connection lost") from exc
+
+    def _channel_gone(self) -> bool:
+        try:
+            self.send_command("CHANNEL STATUS")
+            status = self.get_result()["result"][0]
+        except (AGIHangup, AGIAppError, AGIUnknownError, OSError):
+            return True
+        return self.hung_up or status in ("-1", "")
 
     def env_get(self, name: str, default: str = "") -> str:
         value = self.env.get(name, default)

@@ -190,3 +190,21 @@ def test_errors_from_asterisk_are_raised_as_pyst2_errors(serve) -> None:  # type
     assert peer.command() == 'SET VARIABLE "OK" "1"'
     peer.reply("200 result=1")
     assert peer.closed() and raised == [AGIInvalidCommand, AGIUsageError]
+
+
+def test_failure_on_a_channel_that_is_gone_is_a_hangup(serve, caplog) -> None:  # type: ignore[no-untyped-def]
+    outcome: list[str] = []
+
+    def script(agi: SocketAGI, _deps: object) -> None:
+        try:
+            agi.stream_file("/x/kvkk")
+        except AGIHangup:
+            outcome.append("hangup")
+
+    peer = Peer(serve(script))
+    assert peer.command().startswith("STREAM FILE /x/kvkk")
+    peer.reply("200 result=-1 endpos=0")  # no HANGUP notice (yet)
+    assert peer.command() == "CHANNEL STATUS"
+    peer.reply("511 Command Not Permitted on a dead channel or intercept routine")
+    assert peer.closed() and outcome == ["hangup"]
+    assert "Traceback" not in caplog.text
