@@ -35,7 +35,7 @@ def test_call_to_water_faults_is_answered_and_recorded(stack: Stack) -> None:
 
 
 def test_no_key_goes_to_general_operators(stack: Stack) -> None:
-    record = stack.wait_record(stack.call(""), timeout=150)
+    record = stack.wait_record(stack.call(""), timeout=240)
     assert record.digit == "-"  # silence at the main menu, three times
     assert record.queue == "genel" and record.answered
 
