@@ -9,6 +9,8 @@ sent with ``as_list=False`` unless the caller asks for a list.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from panoramisk import Manager
@@ -61,15 +63,22 @@ async def list_action(manager: Manager, fields: dict[str, Any], timeout: float =
     return list(replies)
 
 
+@asynccontextmanager
+async def session(settings: Settings) -> AsyncIterator[Manager]:
+    """A logged-in manager for a few actions, closed for good afterwards."""
+    manager = await connect(settings)
+    try:
+        yield manager
+    finally:
+        disconnect(manager)
+
+
 def run(settings: Settings, *actions: dict[str, Any]) -> list[Message]:
     """Connect, send ``actions`` one after the other, disconnect. For the CLI and tests."""
 
     async def _go() -> list[Message]:
-        manager = await connect(settings)
-        try:
+        async with session(settings) as manager:
             return [await action(manager, fields) for fields in actions]
-        finally:
-            disconnect(manager)
 
     return asyncio.run(_go())
 

@@ -30,11 +30,27 @@ def connect(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5)
 
 
-def publish(client: redis.Redis, event: dict[str, Any], stream: str = CALL_EVENTS) -> str:
-    """Append one event; returns its stream id."""
+def check(event: dict[str, Any]) -> None:
     if not event.get("type") or not event.get("uniqueid"):
         raise ValueError(f"an event needs 'type' and 'uniqueid': {event!r}")
-    return client.xadd(stream, {"event": json.dumps(event, ensure_ascii=False)}, maxlen=STREAM_MAXLEN, approximate=True)
+
+
+def append(target: Any, event: dict[str, Any], stream: str = CALL_EVENTS) -> Any:
+    """XADD one event on ``target``: a client, a pipeline, sync or asyncio alike."""
+    return target.xadd(stream, {"event": json.dumps(event, ensure_ascii=False)}, maxlen=STREAM_MAXLEN, approximate=True)
+
+
+def publish(client: redis.Redis, event: dict[str, Any], stream: str = CALL_EVENTS) -> str:
+    """Append one event; returns its stream id."""
+    check(event)
+    return append(client, event, stream)
+
+
+def all_events(client: redis.Redis, stream: str = CALL_EVENTS) -> Iterator[dict[str, Any]]:
+    """Every event still on the stream, oldest first (for tests, benchmarks and inspection)."""
+    for _id, fields in client.xrange(stream):
+        if "event" in fields:
+            yield json.loads(fields["event"])
 
 
 def ensure_group(client: redis.Redis, group: str, stream: str = CALL_EVENTS) -> None:
@@ -84,8 +100,7 @@ class BackgroundPublisher:
         self._thread.start()
 
     def publish(self, event: dict[str, Any]) -> None:
-        if not event.get("type") or not event.get("uniqueid"):
-            raise ValueError(f"an event needs 'type' and 'uniqueid': {event!r}")
+        check(event)
         self._queue.put(event)
 
     def close(self, timeout: float = 5.0) -> None:
@@ -104,8 +119,7 @@ class BackgroundPublisher:
                 try:
                     pipe = self.client.pipeline(transaction=False)
                     for event in events:
-                        pipe.xadd(self.stream, {"event": json.dumps(event, ensure_ascii=False)},
-                                  maxlen=STREAM_MAXLEN, approximate=True)
+                        append(pipe, event, self.stream)
                     pipe.execute()
                     break
                 except redis.ConnectionError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -26,9 +27,8 @@ DEMO_CALLS = (
 
 async def _place_calls(settings: Settings, run_id: str, count: int) -> list[str]:
     stack = Stack(settings, Pbx.locate(settings))
-    manager = await ami.connect(settings)
-    ids = []
-    try:
+    ids: list[str] = []
+    async with ami.session(settings) as manager:
         members = [(q, await simulate.add_operator(manager, q, "Demo operatör")) for q in pbx_queues()]
         try:
             for i in range(count):
@@ -39,25 +39,17 @@ async def _place_calls(settings: Settings, run_id: str, count: int) -> list[str]
             await asyncio.sleep(1)
         finally:
             # Leave the simulated operators in place until the calls are done, then remove them.
-            await _wait_records(settings, ids, timeout=90)
+            await asyncio.to_thread(_wait_records, stack, ids)
             for queue, interface in members:
                 await simulate.remove_operator(manager, queue, interface)
-    finally:
-        ami.disconnect(manager)
     return ids
 
 
-async def _wait_records(settings: Settings, ids: list[str], timeout: float) -> None:
-    sessions = db.session_factory(settings.database_url)
+def _wait_records(stack: Stack, ids: list[str], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with sessions() as s:
-            done = s.scalars(
-                select(CallRecord.uniqueid).where(CallRecord.uniqueid.in_(ids), CallRecord.ended_at.is_not(None))
-            ).all()
-        if len(done) == len(ids):
-            return
-        await asyncio.sleep(0.5)
+    for uniqueid in ids:
+        with contextlib.suppress(AssertionError):  # the summary below says what is missing
+            stack.wait_record(uniqueid, timeout=max(0.1, deadline - time.monotonic()))
 
 
 def run(settings: Settings, count: int = 4, log: Callable[[str], None] = print) -> list[CallRecord]:

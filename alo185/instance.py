@@ -6,7 +6,6 @@ They share the machine's PBX root, so only the first ever provisions Asterisk.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
 import time
@@ -73,11 +72,8 @@ class Stack:
         uniqueid = f"t{time.time_ns()}"
 
         async def _go() -> None:
-            manager = await ami.connect(self.settings)
-            try:
+            async with ami.session(self.settings) as manager:
                 await simulate.call_185(manager, uniqueid, caller, keys, hang_up=hang_up)
-            finally:
-                ami.disconnect(manager)
 
         asyncio.run(_go())
         return uniqueid
@@ -97,12 +93,7 @@ class Stack:
     def events(self, uniqueid: str) -> list[str]:
         """The call's events on the stream, type and time (for failure messages)."""
         client = bus.connect(self.settings.redis_connection_url)
-        found = []
-        for _id, fields in client.xrange(bus.CALL_EVENTS):
-            event = json.loads(fields.get("event", "{}"))
-            if event.get("uniqueid") == uniqueid:
-                found.append(f"{event.get('type')}@{event.get('ts')}")
-        return found
+        return [f"{e.get('type')}@{e.get('ts')}" for e in bus.all_events(client) if e.get("uniqueid") == uniqueid]
 
     def record(self, uniqueid: str) -> CallRecord | None:
         with db.session_factory(self.settings.database_url)() as s:
@@ -136,16 +127,13 @@ class Stack:
         """``count`` simulated operators in every queue, each talking ``talk_s`` seconds a call."""
 
         async def _go() -> None:
-            manager = await ami.connect(self.settings)
-            try:
+            async with ami.session(self.settings) as manager:
                 for queue in pbx_queues():
                     for ident in range(1, count + 1):
                         name = SIM_OPERATOR_NAME if count == 1 else f"{SIM_OPERATOR_NAME} {ident}"
                         iface = await simulate.add_operator(manager, queue, name, talk_s=talk_s, ident=ident)
                         if iface not in self.sim_operator_interfaces:
                             self.sim_operator_interfaces += (iface,)
-            finally:
-                ami.disconnect(manager)
 
         asyncio.run(_go())
 

@@ -29,6 +29,10 @@ PROCESSES = (
 )
 
 
+def process(name: str) -> Service:
+    return next(s for s in PROCESSES if s.name == name)
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child process load exactly ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}

@@ -32,12 +32,11 @@ REPO = Path(__file__).resolve().parents[1]
 def _ivr_events(stack_or_settings: Any, ids: set[str] | None = None) -> dict[str, dict]:
     settings = getattr(stack_or_settings, "settings", stack_or_settings)
     client = bus.connect(settings.redis_connection_url)
-    found = {}
-    for _id, fields in client.xrange(bus.CALL_EVENTS):
-        event = json.loads(fields["event"])
-        if event.get("type") == "ivr" and (ids is None or event["uniqueid"] in ids):
-            found[event["uniqueid"]] = event
-    return found
+    return {
+        e["uniqueid"]: e
+        for e in bus.all_events(client)
+        if e.get("type") == "ivr" and (ids is None or e["uniqueid"] in ids)
+    }
 
 
 def through_asterisk(calls: int) -> dict[str, Any]:
@@ -73,16 +72,13 @@ def _originate(st: Stack, calls: int, keys: str) -> list[str]:
     from alo185 import ami, simulate
 
     async def go() -> list[str]:
-        manager = await ami.connect(st.settings)
         ids = []
-        try:
+        async with ami.session(st.settings) as manager:
             for i in range(calls):
                 ids.append(f"bench-{time.time_ns()}-{i}")
                 await simulate.call_185(manager, ids[-1], f"+90533{3000000 + i}", keys, hang_up=True)
                 if i % 50 == 49:
                     await asyncio.sleep(0.2)
-        finally:
-            ami.disconnect(manager)
         return ids
 
     return asyncio.run(go())
@@ -109,8 +105,7 @@ def protocol_level(sessions: int, concurrency: int, process_sessions: int) -> di
         redis_server.start(settings)
         try:
             services.prepare_database(settings)
-            agi = next(s for s in services.PROCESSES if s.name == "agi")
-            services.start_process(settings, agi)
+            services.start_process(settings, services.process("agi"))
             ours = agi_load.load_tcp(settings.agi_port, sessions, concurrency, min_commands=8)
             failed = sum(1 for e in _ivr_events(settings).values() if e.get("queue") != "temizlik")
             procs.stop(settings, "agi")

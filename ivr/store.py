@@ -20,10 +20,6 @@ from ivr.engine import Announcement, TicketInfo
 log = logging.getLogger(__name__)
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 @dataclass(frozen=True)
 class _Caller:
     id: int
@@ -109,7 +105,7 @@ class DbServices:
         return rows
 
     def announcements(self, e164: str, now: datetime) -> list[Announcement]:
-        rows = [r for r in self._active_announcements() if _aware(r.starts_at) <= now < _aware(r.ends_at)]
+        rows = [r for r in self._active_announcements() if r.starts_at <= now < r.ends_at]
         if not rows:
             return []
         district = mahalle = None

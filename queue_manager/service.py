@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 
@@ -45,12 +44,7 @@ class QueueManager:
                 try:
                     async with self.redis.pipeline(transaction=False) as pipe:
                         for event in batch:
-                            pipe.xadd(
-                                bus.CALL_EVENTS,
-                                {"event": json.dumps(event, ensure_ascii=False)},
-                                maxlen=bus.STREAM_MAXLEN,
-                                approximate=True,
-                            )
+                            bus.append(pipe, event)
                         await pipe.execute()
                     break
                 except aioredis.ConnectionError as exc:

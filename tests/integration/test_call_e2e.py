@@ -47,7 +47,7 @@ def _agi_pid(stack: Stack) -> int:
 
 
 def _restart_agi(stack: Stack) -> None:
-    services.start_process(stack.settings, next(s for s in services.PROCESSES if s.name == "agi"))
+    services.start_process(stack.settings, services.process("agi"))
 
 
 def test_fastagi_stopped_caller_still_reaches_operators(stack: Stack) -> None:
@@ -80,6 +80,6 @@ def test_recording_survives_recorder_restart(stack: Stack) -> None:
     uniqueid = stack.call(stack.after_notice("1w3"))
     stack.wait_until_gone(uniqueid)  # the call runs its course while nothing consumes the stream
     assert stack.record(uniqueid) is None
-    services.start_process(stack.settings, next(s for s in services.PROCESSES if s.name == "recorder"))
+    services.start_process(stack.settings, services.process("recorder"))
     record = stack.wait_record(uniqueid)
     assert record.queue == "temizlik" and record.answered
