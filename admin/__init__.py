@@ -16,9 +16,17 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from admin.calls import bp as calls_bp
     from admin.ivr import bp as ivr_bp
+    from admin.public import bp as public_bp
+    from admin.reports import bp as reports_bp
+    from admin.sms import bp as sms_bp
+    from admin.voicemail import bp as voicemail_bp
 
     app.register_blueprint(calls_bp)
     app.register_blueprint(ivr_bp)
+    app.register_blueprint(voicemail_bp)
+    app.register_blueprint(reports_bp)
+    app.register_blueprint(public_bp)
+    app.register_blueprint(sms_bp)
 
     @app.get("/")
     def index():  # type: ignore[no-untyped-def]

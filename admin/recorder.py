@@ -20,8 +20,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from alo185 import bus, db
-from alo185.models import CallRecord
+from alo185.models import CallRecord, SurveyAnswer, SurveyOptOut
 from alo185.settings import Settings
+from ivr import survey
 
 log = logging.getLogger(__name__)
 GROUP = "recorder"
@@ -119,8 +120,33 @@ def outcome(r: CallRecord) -> str | None:
     return None
 
 
-def apply_event(session: Session, event: dict[str, Any]) -> CallRecord | None:
+def apply_survey(session: Session, event: dict[str, Any]) -> SurveyAnswer:
+    """A post-call survey: offered first, then answered (or opted out) — both fold into one row."""
+    uniqueid = event["uniqueid"]
+    row = session.scalars(select(SurveyAnswer).where(SurveyAnswer.uniqueid == uniqueid)).one_or_none()
+    if row is None:
+        row = SurveyAnswer(uniqueid=uniqueid, channel="phone", has_comment=False, offered_at=_when(event.get("ts")))
+        session.add(row)
+    for name in ("caller", "queue", "operator", "lang"):
+        if event.get(name):
+            setattr(row, name, event[name])
+    if event.get("answer") in survey.LABELS:
+        row.answer = int(event["answer"])
+    row.has_comment = row.has_comment or bool(event.get("has_comment"))
+    if event.get("opt_out") and row.caller:
+        _opt_out(session, row.caller)
+    return row
+
+
+def _opt_out(session: Session, phone: str) -> None:
+    if session.scalars(select(SurveyOptOut).where(SurveyOptOut.phone == phone)).first() is None:
+        session.add(SurveyOptOut(phone=phone))
+
+
+def apply_event(session: Session, event: dict[str, Any]) -> CallRecord | SurveyAnswer | None:
     """Fold one event into its call record (created on first sight). Unknown types are ignored."""
+    if event.get("type") == "survey" and event.get("uniqueid"):
+        return apply_survey(session, event)
     handler = APPLY.get(event.get("type", ""))
     uniqueid = event.get("uniqueid")
     if handler is None or not uniqueid:

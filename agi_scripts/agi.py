@@ -29,6 +29,51 @@ from asterisk.agi import (
 __all__ = ["AGIHangup", "SocketAGI"]
 
 
+def quote(value: object) -> str:
+    """An AGI argument in double quotes; pyst2's own quoting escapes neither quotes nor backslashes."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    return f'"{text}"'
+
+
+def add_env_line(env: dict[str, str], line: str) -> None:
+    """One ``agi_name: value`` line of the session's opening block."""
+    key, _, value = line.partition(":")
+    if key.strip():
+        env[key.strip()] = value.strip()
+
+
+def env_value(env: dict[str, str], name: str, default: str = "") -> str:
+    """An environment value, with Asterisk's ``unknown`` read as absent."""
+    value = env.get(name, default)
+    return default if value == "unknown" else value
+
+
+def interpret(lines: list[str]) -> dict:
+    """Asterisk's reply to one command (one line, or a ``520-`` usage block) as pyst2 returns it.
+
+    ``{"result": (value, data), other_key: (value, data)}``; errors raise pyst2's exceptions,
+    and ``511`` (the channel is dead) is a hangup.
+    """
+    match = re_code.search(lines[0])
+    code, response = (int(match.group(1)), match.group(2)) if match and match.group(1) else (0, "")
+    if code == 200:
+        result: dict = {"result": ("", "")}
+        for key, value, data in re_kv.findall(response):
+            result[key] = (value, data)
+            if data == "hangup":
+                raise AGIResultHangup("User hungup during execution")
+            if key == "result" and value == "-1":
+                raise AGIAppError("Error executing application, or hangup")
+        return result
+    if code == 510:
+        raise AGIInvalidCommand(response)
+    if code == 511:
+        raise AGIHangup("command on a dead channel")
+    if code == 520:
+        raise AGIUsageError("\n".join(lines) + "\n")
+    raise AGIUnknownError(code, "Unhandled code or undefined response")
+
+
 class _HangupAwareReader:
     """Reads AGI lines, swallowing the asynchronous ``HANGUP`` notice and turning EOF into a hangup."""
 
@@ -58,17 +103,11 @@ class SocketAGI(AGI):
         self._get_agi_env()
 
     def _get_agi_env(self) -> None:
-        while True:
-            line = self.stdin.readline().rstrip("\r\n")
-            if line == "":
-                return
-            key, _, value = line.partition(":")
-            if key.strip():
-                self.env[key.strip()] = value.strip()
+        while line := self.stdin.readline().rstrip("\r\n"):
+            add_env_line(self.env, line)
 
     def _quote(self, string: object) -> str:
-        text = str(string).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
-        return f'"{text}"'
+        return quote(string)
 
     def send_command(self, command: str, *args: object) -> None:
         line = " ".join([command.strip(), *map(str, args)]).strip()
@@ -77,26 +116,11 @@ class SocketAGI(AGI):
 
     def get_result(self, stdin: object = None) -> dict:
         """pyst2's parsing without its per-command debug formatting (a tenth of a session's time)."""
-        line = self.stdin.readline().strip()
-        match = re_code.search(line)
-        code, response = (int(match.group(1)), match.group(2)) if match else (0, "")
-        if code == 200:
-            result: dict = {"result": ("", "")}
-            for key, value, data in re_kv.findall(response):
-                result[key] = (value, data)
-                if data == "hangup":
-                    raise AGIResultHangup("User hungup during execution")
-                if key == "result" and value == "-1":
-                    raise AGIAppError("Error executing application, or hangup")
-            return result
-        if code == 510:
-            raise AGIInvalidCommand(response)
-        if code == 520:
-            usage = [line]
-            while not (line := self.stdin.readline().strip()).startswith("520"):
-                usage.append(line)
-            raise AGIUsageError("\n".join([*usage, line]) + "\n")
-        raise AGIUnknownError(code, "Unhandled code or undefined response")
+        lines = [self.stdin.readline().strip()]
+        if lines[0].startswith("520"):
+            while not lines[-1].startswith("520 "):
+                lines.append(self.stdin.readline().strip())
+        return interpret(lines)
 
     def execute(self, command: str, *args: object) -> dict:
         try:
@@ -108,10 +132,6 @@ class SocketAGI(AGI):
             # ask the channel before calling it an error.
             if self.hung_up or self._channel_gone():
                 raise AGIHangup(str(exc)) from exc
-            raise
-        except AGIUnknownError as exc:
-            if exc.args and exc.args[0] == 511:
-                raise AGIHangup("command on a dead channel") from exc
             raise
         except (BrokenPipeError, ConnectionResetError) as exc:
             raise AGIHangup("connection lost") from exc
@@ -125,5 +145,4 @@ class SocketAGI(AGI):
         return self.hung_up or status in ("-1", "")
 
     def env_get(self, name: str, default: str = "") -> str:
-        value = self.env.get(name, default)
-        return default if value == "unknown" else value
+        return env_value(self.env, name, default)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+from collections.abc import Callable
+from typing import Any
 
-from agi_scripts import ivr
-from agi_scripts.server import FastAGIServer, Registry, serve_forever
+from agi_scripts import ivr, survey, voicemail
+from agi_scripts.server import FastAGIServer, serve
 from alo185 import bus, db
 from alo185.pbx import Pbx
 from alo185.settings import Settings
+from alo185.voicemail.spool import dirs_for
 from ivr.prompt_files import PromptFiles
 from ivr.store import DbServices
 from ivr.versions import LiveTree
@@ -16,38 +21,43 @@ from ivr.versions import LiveTree
 log = logging.getLogger(__name__)
 
 
-def build_deps(settings: Settings, render_prompts: bool = True) -> ivr.IvrDeps:
+def build_deps(
+    settings: Settings, publish: Callable[[dict[str, Any]], None], render_prompts: bool = True
+) -> ivr.IvrDeps:
     pbx = Pbx.locate(settings)
     sessions = db.session_factory(settings.database_url)
     prompts = PromptFiles(pbx.instance_dir / "sounds")
     trees = LiveTree()
-    with sessions.begin() as session:
-        _version, tree = trees.get(session)
+    _version, tree = trees.get(sessions.begin)
     if render_prompts:
         # Startup check: every prompt of the live tree exists in every language before a call comes.
         prompts.render_tree(tree)
-    publisher = bus.BackgroundPublisher(bus.connect(settings.redis_connection_url))
     return ivr.IvrDeps(
-        publish=publisher.publish,
+        publish=publish,
         sessions=sessions,
         services=DbServices(sessions),
         prompts=prompts,
-        pbx_path=pbx.pbx_path,
+        pbx_path=functools.lru_cache(maxsize=8192)(pbx.pbx_path),  # a few hundred distinct prompt files
         trees=trees,
-        flush=publisher.close,
     )
 
 
-def build_server(settings: Settings, port: int | None = None) -> FastAGIServer:
-    registry = Registry(scripts={"ivr": ivr.run}, deps=build_deps(settings))
-    return FastAGIServer((settings.agi_host, settings.agi_port if port is None else port), registry)
+def build_server(settings: Settings, ivr_deps: ivr.IvrDeps) -> FastAGIServer:
+    client, dirs = bus.connect(settings.redis_connection_url), dirs_for(settings)
+    dirs.ensure()
+    survey_deps = survey.SurveyDeps(ivr_deps, client, dirs, settings.survey_period_days)
+    scripts = {
+        "ivr": functools.partial(ivr.run, deps=ivr_deps),
+        "voicemail": functools.partial(voicemail.run, deps=voicemail.VoicemailDeps(client, dirs)),
+        "survey": functools.partial(survey.run, deps=survey_deps),
+    }
+    return FastAGIServer((settings.agi_host, settings.agi_port), scripts)
 
 
 def reload(deps: ivr.IvrDeps) -> None:
     """SIGHUP: re-render the live tree's prompts (a recording or text may have changed)."""
     try:
-        with deps.sessions() as session:
-            _version, tree = deps.trees.get(session)
+        _version, tree = deps.trees.get(deps.sessions.begin)
         deps.prompts.render_tree(tree)
         log.info("reloaded: prompts of the live menu checked")
     except Exception:
@@ -56,6 +66,15 @@ def reload(deps: ivr.IvrDeps) -> None:
 
 def main(settings: Settings) -> None:
     db.migrate(settings.database_url)
-    server = build_server(settings)
-    serve_forever(server, on_reload=lambda: reload(server.registry.deps))
-    server.registry.deps.flush()
+    publisher = bus.LoopPublisher(settings.redis_connection_url)
+    deps = build_deps(settings, publisher.publish)
+    asyncio.run(_run(build_server(settings, deps), deps, publisher))
+
+
+async def _run(server: FastAGIServer, deps: ivr.IvrDeps, publisher: bus.LoopPublisher) -> None:
+    events = asyncio.create_task(publisher.run())
+    try:
+        await serve(server, on_reload=lambda: reload(deps))
+    finally:
+        events.cancel()  # hands over what the last calls published
+        await asyncio.gather(events, return_exceptions=True)

@@ -7,6 +7,7 @@ after their work is committed, so a crash means a redelivery, never a loss.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import queue
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 
 CALL_EVENTS = "alo185:call-events"
 DEAD_LETTERS = "alo185:dead-letters"
@@ -35,15 +37,25 @@ def check(event: dict[str, Any]) -> None:
         raise ValueError(f"an event needs 'type' and 'uniqueid': {event!r}")
 
 
-def append(target: Any, event: dict[str, Any], stream: str = CALL_EVENTS) -> Any:
-    """XADD one event on ``target``: a client, a pipeline, sync or asyncio alike."""
-    return target.xadd(stream, {"event": json.dumps(event, ensure_ascii=False)}, maxlen=STREAM_MAXLEN, approximate=True)
+# Appends a batch in one round trip: one command to pack and one reply to parse, not one per event.
+_APPEND_MANY = """
+for i = 2, #ARGV do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[i])
+end
+return #ARGV - 1
+"""
+
+
+def append_many(target: Any, events: list[dict[str, Any]], stream: str = CALL_EVENTS) -> Any:
+    """XADD several events, in order, as separate entries; sync or asyncio client alike."""
+    payloads = [json.dumps(event, ensure_ascii=False) for event in events]
+    return target.eval(_APPEND_MANY, 1, stream, STREAM_MAXLEN, *payloads)
 
 
 def publish(client: redis.Redis, event: dict[str, Any], stream: str = CALL_EVENTS) -> str:
     """Append one event; returns its stream id."""
     check(event)
-    return append(client, event, stream)
+    return client.xadd(stream, {"event": json.dumps(event, ensure_ascii=False)}, maxlen=STREAM_MAXLEN, approximate=True)
 
 
 def all_events(client: redis.Redis, stream: str = CALL_EVENTS) -> Iterator[dict[str, Any]]:
@@ -93,8 +105,10 @@ class BackgroundPublisher:
     unreachable and go out when it is back; ``close`` hands over what is queued.
     """
 
-    def __init__(self, client: redis.Redis, stream: str = CALL_EVENTS, max_batch: int = 500) -> None:
-        self.client, self.stream, self.max_batch = client, stream, max_batch
+    def __init__(
+        self, client: redis.Redis, stream: str = CALL_EVENTS, max_batch: int = 500, gather_s: float = 0.005
+    ) -> None:
+        self.client, self.stream, self.max_batch, self.gather_s = client, stream, max_batch, gather_s
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="event-publisher", daemon=True)
         self._thread.start()
@@ -111,17 +125,64 @@ class BackgroundPublisher:
         closing = False
         while not closing:
             batch = [self._queue.get()]
+            time.sleep(self.gather_s)  # let a busy IVR's events gather: one round trip for many
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             closing = None in batch
             events = [e for e in batch if e is not None]
             while events:
                 try:
-                    pipe = self.client.pipeline(transaction=False)
-                    for event in events:
-                        append(pipe, event, self.stream)
-                    pipe.execute()
+                    append_many(self.client, events, self.stream)
                     break
                 except redis.ConnectionError as exc:
                     log.warning("Redis unavailable (%s); holding %d events", exc, len(events))
                     time.sleep(0.5)
+
+
+class LoopPublisher:
+    """The same contract as ``BackgroundPublisher`` for an asyncio process: no thread, no lock.
+
+    ``publish`` only appends; ``run`` (a task on the loop) sends what has gathered in one round
+    trip while the calls go on, and holds the events while Redis is unreachable.
+    """
+
+    def __init__(self, url: str, stream: str = CALL_EVENTS, max_batch: int = 500) -> None:
+        self.url, self.stream, self.max_batch = url, stream, max_batch
+        self._pending: list[dict[str, Any]] = []
+        self._wake: asyncio.Event | None = None
+
+    def publish(self, event: dict[str, Any]) -> None:
+        check(event)
+        self._pending.append(event)
+        if self._wake is not None:
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Publish until cancelled; on cancel, hand over what is pending (while Redis answers)."""
+        client = aioredis.Redis.from_url(self.url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5)
+        self._wake = asyncio.Event()
+        if self._pending:  # published before the loop ran
+            self._wake.set()
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                await self._send(client, retry_s=0.5)
+        except asyncio.CancelledError:
+            try:
+                await asyncio.wait_for(self._send(client, retry_s=0.1), timeout=5)
+            except TimeoutError:
+                log.error("Redis unavailable at shutdown: %d events not published", len(self._pending))
+        finally:
+            await client.aclose()
+
+    async def _send(self, client: aioredis.Redis, retry_s: float) -> None:
+        while self._pending:
+            batch = self._pending[: self.max_batch]
+            try:
+                await append_many(client, batch, self.stream)
+            except (aioredis.ConnectionError, aioredis.TimeoutError) as exc:
+                log.warning("Redis unavailable (%s); holding %d events", exc, len(self._pending))
+                await asyncio.sleep(retry_s)
+                continue
+            del self._pending[: len(batch)]

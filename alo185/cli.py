@@ -37,16 +37,37 @@ def _pbx(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _foreground(command: str, settings: Settings) -> int:
+def _models(settings: Settings, action: str) -> int:
+    from alo185.voicemail import model_files
+
+    try:
+        if action == "fetch":
+            path = model_files.fetch(settings.var_dir / "models")
+            print(f"model ready: {path}")
+        print(f"model {settings.vosk_model_dir} decodes: {model_files.check(settings.vosk_model_dir)!r}")
+    except model_files.ModelError as exc:
+        print(f"alo185: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _foreground(command: str, settings: Settings, args: argparse.Namespace) -> int:
     if command == "agi":
         from agi_scripts.main import main
     elif command == "queue":
         from queue_manager.service import main
     elif command == "recorder":
         from admin.recorder import main
+    elif command == "sms":
+        from alo185.sms.sender import main
+    elif command == "worker":
+        from alo185.voicemail.worker import main as worker_main
+
+        def main(s: Settings) -> None:
+            worker_main(s, name=args.name)
     else:
         from admin.main import main
-    if command in ("recorder", "admin"):
+    if command in ("recorder", "admin", "worker", "sms"):
         db.migrate(settings.database_url)
     main(settings)
     return 0
@@ -70,8 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
         ("queue", "AMI queue manager (foreground)"),
         ("recorder", "call events -> call records (foreground)"),
         ("admin", "admin web application (foreground)"),
+        ("sms", "SMS sender: the outbox to the gateway, with retries (foreground)"),
     ):
         sub.add_parser(name, help=text)
+    worker = sub.add_parser("worker", help="voicemail worker: transcription and tickets (foreground)")
+    worker.add_argument("--name", default="worker", help="this worker's name among several (default: worker)")
+    models = sub.add_parser("models", help="speech models for voicemail transcription")
+    models.add_argument("action", choices=["fetch", "check"], help="fetch the Turkish model; check the configured one")
     return parser
 
 
@@ -100,8 +126,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if records and all(r.ended_at for r in records) else 1
         elif args.cmd == "migrate":
             services.prepare_database(settings)
+        elif args.cmd == "models":
+            return _models(settings, args.action)
         else:
-            return _foreground(args.cmd, settings)
+            return _foreground(args.cmd, settings, args)
     except (ProvisionError, RuntimeError, ValueError) as exc:
         print(f"alo185: {exc}", file=sys.stderr)
         return 2

@@ -34,7 +34,8 @@ async def _place_calls(settings: Settings, run_id: str, count: int) -> list[str]
             for i in range(count):
                 keys, caller = DEMO_CALLS[i % len(DEMO_CALLS)]
                 ids.append(f"demo-{run_id}-{i + 1}")
-                await simulate.call_185(manager, ids[-1], caller, stack.after_notice(keys))
+                # The demo citizens answer the post-call survey ("2": memnunum) and hang up after it.
+                await simulate.call_185(manager, ids[-1], caller, simulate.then_survey(stack.after_notice(keys)))
                 await asyncio.sleep(0.5)
             await asyncio.sleep(1)
         finally:

@@ -64,19 +64,32 @@ class Stack:
         """Keys pressed once the recording notice (not interruptible) is over."""
         return self.keys(self.prompt_seconds("kvkk") + 1.0 + extra_s, *parts)
 
-    def call(self, keys: str = "", caller: str = "+905321234567", hang_up: bool = False) -> str:
+    def call(self, keys: str = "", caller: str = "+905321234567", hang_up: bool = False, speech: str = "") -> str:
         """Originate a citizen's call into 185 that keys ``keys``; returns its uniqueid.
 
         With ``hang_up`` the caller leaves 4 s after the last key (end ``keys`` with pauses to stay longer).
+        With ``speech`` (see ``speech_file``) the caller then says it and hangs up.
         """
         uniqueid = f"t{time.time_ns()}"
 
         async def _go() -> None:
             async with ami.session(self.settings) as manager:
-                await simulate.call_185(manager, uniqueid, caller, keys, hang_up=hang_up)
+                await simulate.call_185(manager, uniqueid, caller, keys, hang_up=hang_up, speech=speech)
 
         asyncio.run(_go())
         return uniqueid
+
+    def speech_file(self, name: str, text: str, voice: str) -> str:
+        """``text`` spoken by espeak-ng for a simulated caller to say; returns the name for ``call``."""
+        from alo185.voicemail.model_files import speak
+
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"a speech name is letters, digits and '_' (it travels in a dialplan extension): {name!r}")
+
+        target = self.pbx.instance_dir / "sounds" / "sim" / f"{name}.wav"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        speak(text, voice, target)
+        return name
 
     def channel_app(self, uniqueid: str) -> str:
         """The application the call's channel runs now ('' when it is gone)."""
@@ -100,7 +113,7 @@ class Stack:
             return s.scalars(select(CallRecord).where(CallRecord.uniqueid == uniqueid)).one_or_none()
 
     def wait_record(
-        self, uniqueid: str, done: Callable[[CallRecord], bool] | None = None, timeout: float = 45
+        self, uniqueid: str, done: Callable[[CallRecord], bool] | None = None, timeout: float = 90
     ) -> CallRecord:
         """The call's record once ``done`` holds for it (by default: ended, and talk time known if answered).
 

@@ -25,6 +25,8 @@ PROCESSES = (
     Service("agi", "agi", lambda s: procs.tcp_open(s.agi_host, s.agi_port)),
     Service("queue", "queue", lambda s: bool(bus.connect(s.redis_connection_url).exists(bus.QUEUE_MANAGER_ALIVE))),
     Service("recorder", "recorder"),
+    Service("worker", "worker"),
+    Service("sms", "sms"),
     Service("admin", "admin", lambda s: procs.tcp_open(s.admin_host, s.admin_port)),
 )
 
@@ -60,6 +62,7 @@ def start_process(settings: Settings, service: Service, timeout: float = 30) -> 
 
 def prepare_database(settings: Settings) -> None:
     """Migrate, then add the shipped reference data (idempotent: edits made since are kept)."""
+    from alo185.sms import templates
     from alo185.tickets.seed import seed
     from ivr.versions import ensure_seeded
 
@@ -67,6 +70,7 @@ def prepare_database(settings: Settings) -> None:
     with db.session_factory(settings.database_url).begin() as session:
         seed(session)
         ensure_seeded(session)
+        templates.seed(session)
 
 
 def up(settings: Settings, log: Callable[[str], None] = print) -> Pbx:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 ENV_PREFIX = "ALO185_"
+TURKISH_MODEL = "vosk-model-small-tr-0.3"
 SECRET_NAMES = ("ami_secret", "flask_secret_key", "sip_password_salt")
 
 
@@ -41,7 +42,35 @@ class Settings:
     queue_timeout: int = 300
     # SIP extensions of the operator softphones rendered into pjsip.conf.
     operators: tuple[str, ...] = ("1001", "1002")
+    # Voicemail: the longest message (seconds), the archive (default <var>/voicemail), the Vosk
+    # model (default <var>/models/vosk-model-small-tr-0.3, see ``alo185 models fetch``) and the
+    # category rules (default the packaged alo185/voicemail/rules.yaml).
+    voicemail_max_s: int = 120
+    voicemail_dir: Path | None = None
+    vosk_model: Path | None = None
+    voicemail_rules: Path | None = None
+    # A caller is offered the post-call survey at most once in this many days.
+    survey_period_days: int = 30
+    # Texts to citizens: "log" (offline) or "http" (a provider at sms_url, basic auth); the links
+    # in them start with public_url (default: the admin's address).
+    sms_gateway: str = "log"
+    sms_url: str = ""
+    sms_user: str = ""
+    sms_password: str = ""
+    public_url: str = ""
     config_file: Path | None = field(default=None, compare=False)
+
+    @property
+    def voicemail_path(self) -> Path:
+        return self.voicemail_dir or self.var_dir / "voicemail"
+
+    @property
+    def vosk_model_dir(self) -> Path:
+        return self.vosk_model or self.var_dir / "models" / TURKISH_MODEL
+
+    @property
+    def public_base_url(self) -> str:
+        return self.public_url or self.admin_url
 
     @property
     def run_dir(self) -> Path:

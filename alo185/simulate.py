@@ -31,13 +31,34 @@ async def remove_operator(manager: Manager, queue: str, interface: str) -> None:
             raise
 
 
-async def call_185(manager: Manager, channel_id: str, caller: str, keys: str = "", hang_up: bool = False) -> None:
+def then_survey(keys: str, answer: str = "2", seconds: int = 40) -> str:
+    """``keys``, then ``answer`` once a second for ``seconds``: the first press the survey hears counts.
+
+    The presses before it are lost in the queue and the conversation, which ignore keys.
+    """
+    return keys + f"W{answer}" * seconds
+
+
+def _sim_caller_exten(keys: str, hang_up: bool, speech: str) -> str:
+    """The extension of ``alo185-sim-caller`` that behaves so."""
+    if speech:
+        return f"s{keys}-{speech}"
+    if not keys:
+        return "silent"
+    return f"q{keys}" if hang_up else f"k{keys}"
+
+
+async def call_185(
+    manager: Manager, channel_id: str, caller: str, keys: str = "", hang_up: bool = False, speech: str = ""
+) -> None:
     """Originate a citizen's call to 185 that keys ``keys`` (nothing if empty) a second after answering.
 
     ``channel_id`` becomes the uniqueid of the call's channel, so callers can find its record.
     With ``hang_up`` the caller leaves 4 s after the last key instead of staying on the line.
+    With ``speech`` (a file in the instance's ``sounds/sim``, no extension) the caller says it
+    after the keys, then hangs up.
     """
-    exten = (f"q{keys}" if hang_up else f"k{keys}") if keys else "silent"
+    exten = _sim_caller_exten(keys, hang_up, speech)
     await ami.action(
         manager,
         {

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from alo185 import simulate
 from alo185.instance import Stack, isolated_settings, running_stack
 from bench.common import summary_ms
 
@@ -20,7 +21,8 @@ PATHS = ("1w1w1", "1w3", "2w4")  # water fault; cleaning; English, roads (queues
 
 
 def _one_call(stack: Stack, i: int) -> tuple[bool, float | None]:
-    uniqueid = stack.call(keys=stack.after_notice(PATHS[i % len(PATHS)]), caller=f"+90532{1000000 + i}")
+    keys = simulate.then_survey(stack.after_notice(PATHS[i % len(PATHS)]))  # and answer the survey
+    uniqueid = stack.call(keys=keys, caller=f"+90532{1000000 + i}")
     try:
         record = stack.wait_record(uniqueid, timeout=90)
     except AssertionError:

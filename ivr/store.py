@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alo185.models import Announcement as AnnouncementRow
@@ -18,6 +18,9 @@ from alo185.tickets import queries, workflow
 from ivr.engine import Announcement, TicketInfo
 
 log = logging.getLogger(__name__)
+
+
+_CALLER_BY_PHONE = select(Citizen.id, Citizen.platform_role).where(Citizen.phone == bindparam("phone"))
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,9 @@ class DbServices:
             hit = self._callers.get(e164)
         if hit is not None and now - hit[0] < self.ttl_s:
             return hit[1]
-        with self.sessions() as s:
-            row = s.execute(select(Citizen.id, Citizen.platform_role).where(Citizen.phone == e164)).first()
+        # Core on the engine, not an ORM session: this runs for every call, on the event loop.
+        with self.sessions.kw["bind"].connect() as conn:
+            row = conn.execute(_CALLER_BY_PHONE, {"phone": e164}).first()
         found = _Caller(row.id, str(row.platform_role)) if row is not None else None
         with self._lock:
             if len(self._callers) > 10_000:

@@ -30,6 +30,10 @@ TICKET_STATUSES = (
 )
 PLATFORM_ROLES = ("muhtar", "esnaf", "meclis_uyesi")
 # Prompts the flow itself plays, whatever the menu nodes are.
+# Played by the dialplan's voicemail step, in the caller's language (the IVR passes their files).
+VOICEMAIL_PROMPTS = ("voicemail_intro", "voicemail_review", "voicemail_saved")
+# Played by the post-call survey (ivr/survey.py).
+SURVEY_PROMPTS = ("survey_question", "survey_comment", "survey_thanks", "survey_opted_out")
 SYSTEM_PROMPTS = (
     "kvkk",
     "language_tr",
@@ -40,6 +44,8 @@ SYSTEM_PROMPTS = (
     "after_hours",
     "holiday",
     "no_operator",
+    *VOICEMAIL_PROMPTS,
+    *SURVEY_PROMPTS,
     "open_ticket",
     "enter_ticket",
     "enter_last4",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -68,15 +70,17 @@ class LiveTree:
         self._checked = 0.0
         self.check_s = check_s
 
-    def get(self, session: Session) -> tuple[int, Tree]:
+    def get(self, transaction: Callable[[], AbstractContextManager[Session]]) -> tuple[int, Tree]:
+        """``transaction`` opens a session in a transaction (``sessions.begin``); used only on a check."""
         cached = self._cached
         if cached is not None and time.monotonic() - self._checked < self.check_s:
             return cached
-        current = live_id(session)
-        self._checked = time.monotonic()
-        if cached is not None and cached[0] == current:
-            return cached
-        with self._lock:
-            version = live(session) if current is not None else ensure_seeded(session)
-            self._cached = (version.id, load_yaml(version.yaml))
-            return self._cached
+        with transaction() as session:
+            current = live_id(session)
+            self._checked = time.monotonic()
+            if cached is not None and cached[0] == current:
+                return cached
+            with self._lock:
+                version = live(session) if current is not None else ensure_seeded(session)
+                self._cached = (version.id, load_yaml(version.yaml))
+                return self._cached

@@ -42,10 +42,7 @@ class QueueManager:
                 batch.append(self.outbox.get_nowait())
             while True:
                 try:
-                    async with self.redis.pipeline(transaction=False) as pipe:
-                        for event in batch:
-                            bus.append(pipe, event)
-                        await pipe.execute()
+                    await bus.append_many(self.redis, batch)
                     break
                 except aioredis.ConnectionError as exc:
                     log.warning("Redis unavailable (%s); holding %d events", exc, len(batch))

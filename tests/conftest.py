@@ -16,6 +16,7 @@ import sqlalchemy
 from alo185 import db, procs, redis_server
 from alo185.instance import SIM_OPERATOR_NAME, Stack, isolated_settings, running_stack
 from alo185.settings import Settings
+from alo185.voicemail.model_files import packaged_model
 
 TEST_OPERATOR = SIM_OPERATOR_NAME
 
@@ -93,6 +94,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
     The admin is exercised in-process with Flask's test client.
     """
-    with running_stack(isolated_settings(tmp_path_factory.mktemp("stack"))) as stack:
+    settings = isolated_settings(tmp_path_factory.mktemp("stack"), vosk_model=packaged_model())
+    with running_stack(settings) as stack:
         stack.add_sim_operators(talk_s=2, count=4)
         yield stack

@@ -8,6 +8,7 @@ from alo185.models.base import Base
 from alo185.models.calls import CallRecord
 from alo185.models.ivr import Announcement, MenuVersion, PromptRecording
 from alo185.models.org import Directorate, District, Institution, InstitutionKind, Mahalle, Role, Unit, User
+from alo185.models.sms import SmsMessage, SmsTemplate
 from alo185.models.tickets import (
     Approval,
     ApprovalDecision,
@@ -31,8 +32,10 @@ from alo185.models.tickets import (
     TicketStatus,
     TicketType,
 )
+from alo185.models.voicemail import SurveyAnswer, SurveyComment, SurveyOptOut, Voicemail
 
-__all__ = ["Announcement", "Base", "CallRecord", "MenuVersion", "PromptRecording"]
+__all__ = ["Announcement", "Base", "CallRecord", "MenuVersion", "PromptRecording", "Voicemail"]
+__all__ += ["SmsMessage", "SmsTemplate", "SurveyAnswer", "SurveyComment", "SurveyOptOut"]
 __all__ += [
     "Approval",
     "ApprovalDecision",

@@ -198,7 +198,7 @@ class Ticket(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     description: Mapped[str] = mapped_column(Text)
     voicemail_transcript: Mapped[str | None] = mapped_column(Text)
-    call_uniqueid: Mapped[str | None] = mapped_column(String(64))
+    call_uniqueid: Mapped[str | None] = mapped_column(String(64), index=True)
     public_answer: Mapped[str | None] = mapped_column(Text)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))

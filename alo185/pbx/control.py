@@ -72,7 +72,7 @@ class Pbx:
     def render(self) -> None:
         for sub in INSTANCE_SUBDIRS:
             (self.instance_dir / sub).mkdir(parents=True, exist_ok=True)
-        (self.instance_dir / "spool" / "alo185-voicemail").mkdir(exist_ok=True)
+        (self.instance_dir / "spool" / "alo185-voicemail" / "recording").mkdir(parents=True, exist_ok=True)
         render.render_all(self)
 
     def running(self) -> bool:

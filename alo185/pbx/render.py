@@ -48,6 +48,7 @@ def context(pbx: Pbx) -> dict[str, object]:
         "queues": pbx_queues(),
         "fallback_queue": default_tree().fallback_queue,
         "queue_timeout": s.queue_timeout,
+        "voicemail_max_s": s.voicemail_max_s,
     }
 
 

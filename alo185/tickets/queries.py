@@ -24,6 +24,7 @@ from alo185.models import (
     TicketStatus,
     TicketType,
 )
+from alo185.sms import outbox
 from alo185.tickets import numbers, sla, workflow
 
 S = TicketStatus
@@ -159,7 +160,7 @@ def _citizen_for(session: Session, phone: str) -> Citizen:
 def create_ticket(
     session: Session,
     *,
-    phone: str,
+    phone: str | None,
     category_code: str,
     description: str,
     channel: str,
@@ -170,8 +171,8 @@ def create_ticket(
 ) -> Ticket:
     """Record a request and route it by its category (or redirect it when it is not ours); flushes.
 
-    The citizen is found or created by phone number; the ticket gets a fresh public number and,
-    when routed, its due time.
+    The citizen is found or created by phone number (none for a withheld number); the ticket
+    gets a fresh public number and, when routed, its due time.
     """
     category = session.scalar(select(Category).where(Category.code == category_code, Category.active.is_(True)))
     if category is None:
@@ -190,7 +191,7 @@ def create_ticket(
         status=S.RECORDED,
         priority=category.default_priority,
         category=category,
-        citizen=_citizen_for(session, phone),
+        citizen=_citizen_for(session, phone) if phone else None,  # a withheld number: no citizen
         district=place,
         mahalle=area,
         description=description.strip(),
@@ -212,6 +213,7 @@ def create_ticket(
         )
     )
     session.flush()
+    outbox.ticket_news(session, ticket, "created")
     _dispatch(session, ticket, now)
     return ticket
 
@@ -234,4 +236,34 @@ def _dispatch(session: Session, ticket: Ticket, now: datetime) -> None:
             reason=OUT_OF_JURISDICTION_REASON,
             now=now,
         )
+    session.flush()
+
+
+def recategorize(session: Session, ticket: Ticket, category_code: str, actor: str, channel: str = "admin") -> None:
+    """Correct a ticket's category (a voicemail's guess, an operator's slip): its directorate and due time follow.
+
+    Only while the ticket has not been worked on (recorded or routed); the change is kept in the history.
+    """
+    category = session.scalar(select(Category).where(Category.code == category_code, Category.active.is_(True)))
+    if category is None:
+        raise ValueError(f"unknown or inactive category: {category_code!r}")
+    if ticket.status not in (S.RECORDED, S.ROUTED):
+        raise ValueError(f"ticket {ticket.number} is {ticket.status}: its category can no longer change")
+    if category.id == ticket.category_id:
+        return
+    previous = ticket.category.code
+    ticket.category = category
+    ticket.directorate_id = category.directorate_id
+    ticket.due_at = sla.due_at(category, ticket.priority, ticket.created_at)
+    session.add(
+        TicketHistory(
+            ticket=ticket,
+            from_status=ticket.status,
+            to_status=ticket.status,
+            actor=actor,
+            channel=ChangeChannel(channel).value,
+            note=f"kategori: {previous} -> {category.code}",
+            created_at=datetime.now(UTC),
+        )
+    )
     session.flush()

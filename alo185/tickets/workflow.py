@@ -30,6 +30,7 @@ from alo185.models import (
     TicketStatus,
     User,
 )
+from alo185.sms import outbox
 
 S = TicketStatus
 REOPEN_WINDOW = timedelta(days=30)
@@ -216,6 +217,7 @@ def transition(
         created_at=now,
     )
     session.add(row)
+    outbox.on_status(session, ticket, target, note, institution.name if institution is not None else "")
     session.flush()
     return row
 

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from alo185 import db
+from alo185 import db, procs
 from alo185.instance import Stack
-from alo185.models import Announcement, Citizen, PlatformRole, Ticket, TicketHistory, TicketStatus
+from alo185.models import Announcement, Citizen, PlatformRole, Ticket, TicketHistory, TicketStatus, Voicemail
 from alo185.tickets.queries import create_ticket, find_district
 from ivr import versions
 from ivr.default import default_yaml
@@ -216,10 +216,11 @@ def phase2(stack: Stack, phase1: Calls) -> dict[str, str]:
 
     _publish(stack, close_parks_now)
     stack.ami(*({"Action": "QueueRemove", "Queue": "cenaze", "Interface": i} for i in stack.sim_operator_interfaces))
-    # The callers stay long enough to leave a message after the explanation and the beep, then hang up.
+    # The callers stay through the explanation and the instruction; one of them leaves a message.
     k, sec = stack.after_notice, stack.prompt_seconds
+    message = stack.speech_file("park_tr", "Parktaki bankların hepsi kırık, lütfen onarın.", "tr")
     return {
-        "after_hours": stack.call(k("1w5", sec("after_hours") + 6), hang_up=True),
+        "after_hours": stack.call(k("1w5", sec("after_hours") + sec("voicemail_intro") + 3), speech=message),
         "no_operator": stack.call(k("1w7", sec("no_operator") + 6), hang_up=True),
     }
 
@@ -227,8 +228,13 @@ def phase2(stack: Stack, phase1: Calls) -> dict[str, str]:
 def test_after_hours_offers_voicemail(stack: Stack, phase2: dict[str, str]) -> None:
     r = stack.wait_record(phase2["after_hours"], timeout=120)
     assert (r.outcome, r.ivr_reason, r.answered) == ("voicemail", "after_hours", False)
-    # The voicemail step recorded (this simulated caller sends no audio; speech is the voicemail tests').
-    assert (stack.pbx.instance_dir / "spool" / "alo185-voicemail" / f"{r.uniqueid}.wav").exists()
+    # The voicemail step recorded and the message became a ticket (its transcript: test_voicemail_e2e).
+    assert procs.wait_until(lambda: _voicemail_ticket(stack, r.uniqueid) is not None, 90)
+
+
+def _voicemail_ticket(stack: Stack, uniqueid: str) -> int | None:
+    with db.session_factory(stack.settings.database_url)() as s:
+        return s.scalar(select(Voicemail.ticket_id).where(Voicemail.uniqueid == uniqueid))
 
 
 def test_nobody_logged_in_offers_voicemail(stack: Stack, phase2: dict[str, str]) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import socket
 import threading
 from collections.abc import Iterator
 
 import pytest
 
-from agi_scripts.agi import AGIHangup, SocketAGI
-from agi_scripts.server import FastAGIServer, Registry
+from agi_scripts.server import FastAGIServer
+from agi_scripts.session import AGIHangup, AsyncAGI
 from alo185.procs import wait_until
 
 ENV = [
@@ -44,29 +46,47 @@ class Peer:
         return self.r.readline() == ""
 
 
+class Loop:
+    """An event loop in a thread, as the server process runs one."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro, timeout: float = 10):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
 @pytest.fixture
 def serve() -> Iterator:  # type: ignore[type-arg]
+    loop = Loop()
     servers: list[FastAGIServer] = []
 
-    def _serve(script, deps=None) -> int:  # type: ignore[no-untyped-def]
-        server = FastAGIServer(("127.0.0.1", 0), Registry(scripts={"ivr": script}, deps=deps))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+    def _serve(script, deps=None, port: int = 0) -> int:  # type: ignore[no-untyped-def]
+        server = FastAGIServer(("127.0.0.1", port), {"ivr": functools.partial(script, deps=deps)})
+        loop.run(server.start())
         servers.append(server)
         return server.port
 
     _serve.servers = servers  # type: ignore[attr-defined]
+    _serve.loop = loop  # type: ignore[attr-defined]
     yield _serve
     for server in servers:
-        server.shutdown()
-        server.server_close()
+        server.stop_accepting()
+    loop.close()
 
 
 def test_environment_and_utf8_quoting(serve) -> None:  # type: ignore[no-untyped-def]
     seen: dict = {}
 
-    def script(agi: SocketAGI, _deps: object) -> None:
+    async def script(agi: AsyncAGI, deps: object) -> None:
         seen.update(agi.env)
-        agi.set_variable("GREETING", 'Merhaba "Gülşen" \\ İyi günler')
+        await agi.set_variable("GREETING", 'Merhaba "Gülşen" \\ İyi günler')
 
     peer = Peer(serve(script))
     assert peer.command() == 'SET VARIABLE "GREETING" "Merhaba \\"Gülşen\\" \\\\ İyi günler"'
@@ -79,16 +99,16 @@ def test_environment_and_utf8_quoting(serve) -> None:  # type: ignore[no-untyped
 def test_hangup_notice_mid_command_ends_the_script_quietly(serve, caplog) -> None:  # type: ignore[no-untyped-def]
     outcome: list[str] = []
 
-    def script(agi: SocketAGI, _deps: object) -> None:
+    async def script(agi: AsyncAGI, deps: object) -> None:
         try:
-            agi.get_data("/x/prompt", timeout=5000, max_digits=1)
-            agi.get_data("/x/prompt", timeout=5000, max_digits=1)
+            await agi.stream_file("/x/prompt", "1")
+            await agi.stream_file("/x/prompt", "1")
         except AGIHangup:
             outcome.append("hangup")
             raise
 
     peer = Peer(serve(script))
-    assert peer.command().startswith("GET DATA /x/prompt 5000 1")
+    assert peer.command() == 'STREAM FILE /x/prompt "1" 0'
     peer.reply("HANGUP")
     peer.reply("200 result=-1")
     assert peer.closed()
@@ -101,9 +121,9 @@ def test_dead_channel_and_closed_socket_are_hangups(serve, reply) -> None:  # ty
     outcome: list[str] = []
     done = threading.Event()
 
-    def script(agi: SocketAGI, _deps: object) -> None:
+    async def script(agi: AsyncAGI, deps: object) -> None:
         try:
-            agi.set_variable("A", "1")
+            await agi.set_variable("A", "1")
         except AGIHangup:
             outcome.append("hangup")
         finally:
@@ -119,7 +139,7 @@ def test_dead_channel_and_closed_socket_are_hangups(serve, reply) -> None:  # ty
 
 
 def test_a_failing_script_closes_the_session_and_sets_nothing(serve, caplog) -> None:  # type: ignore[no-untyped-def]
-    def script(agi: SocketAGI, _deps: object) -> None:
+    async def script(agi: AsyncAGI, deps: object) -> None:
         raise RuntimeError("database is down")
 
     peer = Peer(serve(script))
@@ -128,15 +148,18 @@ def test_a_failing_script_closes_the_session_and_sets_nothing(serve, caplog) -> 
 
 
 def test_unknown_script_is_refused(serve, caplog) -> None:  # type: ignore[no-untyped-def]
-    port = serve(lambda agi, deps: None)
+    async def nothing(_agi: AsyncAGI, deps: object) -> None:
+        pass
+
+    port = serve(nothing)
     peer = Peer(port, [line.replace("ivr", "nosuch") for line in ENV])
     assert peer.closed()
     assert "unknown AGI script 'nosuch'" in caplog.text
 
 
 def test_many_concurrent_sessions(serve) -> None:  # type: ignore[no-untyped-def]
-    def script(agi: SocketAGI, _deps: object) -> None:
-        agi.set_variable("Q", agi.env["agi_uniqueid"])
+    async def script(agi: AsyncAGI, deps: object) -> None:
+        await agi.set_variable("Q", agi.env["agi_uniqueid"])
 
     port = serve(script)
     peers = [Peer(port, [*ENV[:5], f"agi_uniqueid: call-{i}"]) for i in range(200)]
@@ -147,24 +170,24 @@ def test_many_concurrent_sessions(serve) -> None:  # type: ignore[no-untyped-def
 
 
 def test_a_second_server_binds_beside_a_draining_one(serve) -> None:  # type: ignore[no-untyped-def]
-    release = threading.Event()
+    release = asyncio.Event()
 
-    def slow(agi: SocketAGI, _deps: object) -> None:
-        release.wait(5)
-        agi.set_variable("DONE", "1")
+    async def slow(agi: AsyncAGI, deps: object) -> None:
+        await asyncio.wait_for(release.wait(), 5)
+        await agi.set_variable("DONE", "1")
 
     port = serve(slow)
     server = serve.servers[-1]
     peer = Peer(port)
     assert peer.r.readable()
-    second = FastAGIServer(("127.0.0.1", port), Registry(scripts={"ivr": slow}, deps=None))
-    second.server_close()  # binding on the same port worked: a restart refuses no call
+    assert serve(slow, port=port) == port  # a second server binds beside: a restart refuses no call
     assert wait_until(lambda: server.active_sessions == 1, 5), server.active_sessions
-    assert not server.drain(0.2)  # the call in the IVR keeps going
-    release.set()
+    server.stop_accepting()
+    assert not serve.loop.run(server.drain(0.2))  # the call in the IVR keeps going
+    serve.loop.loop.call_soon_threadsafe(release.set)
     assert peer.command() == 'SET VARIABLE "DONE" "1"'
     peer.reply("200 result=1")
-    assert server.drain(5) and server.active_sessions == 0
+    assert serve.loop.run(server.drain(5)) and server.active_sessions == 0
 
 
 def test_errors_from_asterisk_are_raised_as_pyst2_errors(serve) -> None:  # type: ignore[no-untyped-def]
@@ -172,13 +195,13 @@ def test_errors_from_asterisk_are_raised_as_pyst2_errors(serve) -> None:  # type
 
     raised: list[type] = []
 
-    def script(agi: SocketAGI, _deps: object) -> None:
+    async def script(agi: AsyncAGI, deps: object) -> None:
         for command in ("NO SUCH", "SET VARIABLE"):
             try:
-                agi.execute(command)
+                await agi.execute(command)
             except (AGIInvalidCommand, AGIUsageError) as exc:
                 raised.append(type(exc))
-        agi.set_variable("OK", "1")
+        await agi.set_variable("OK", "1")
 
     peer = Peer(serve(script))
     assert peer.command() == "NO SUCH"
@@ -195,14 +218,14 @@ def test_errors_from_asterisk_are_raised_as_pyst2_errors(serve) -> None:  # type
 def test_failure_on_a_channel_that_is_gone_is_a_hangup(serve, caplog) -> None:  # type: ignore[no-untyped-def]
     outcome: list[str] = []
 
-    def script(agi: SocketAGI, _deps: object) -> None:
+    async def script(agi: AsyncAGI, deps: object) -> None:
         try:
-            agi.stream_file("/x/kvkk")
+            await agi.stream_file("/x/kvkk")
         except AGIHangup:
             outcome.append("hangup")
 
     peer = Peer(serve(script))
-    assert peer.command().startswith("STREAM FILE /x/kvkk")
+    assert peer.command() == 'STREAM FILE /x/kvkk "" 0'
     peer.reply("200 result=-1 endpos=0")  # no HANGUP notice (yet)
     assert peer.command() == "CHANNEL STATUS"
     peer.reply("511 Command Not Permitted on a dead channel or intercept routine")

@@ -10,7 +10,7 @@ from agi_scripts import ivr
 from alo185 import db
 from ivr.prompt_files import PromptFiles
 from ivr.versions import LiveTree
-from tests.unit.test_agi_protocol import Peer
+from tests.unit.test_agi_protocol import ENV, Peer
 from tests.unit.test_agi_protocol import serve as serve  # the fixture
 from tests.unit.test_ivr_engine import WEEKDAY_10AM, FakeServices
 
@@ -89,3 +89,69 @@ def test_the_caller_is_routed_when_the_bus_is_down(serve, deps) -> None:  # type
     the_deps.publish = broken
     peer = Peer(serve(ivr.run, the_deps))
     assert answer(peer, {"language_tr": "2", "main_menu": "5"})["ALO185_QUEUE"] == "park"
+
+
+@pytest.fixture
+def survey_deps(deps, redis_settings):  # type: ignore[no-untyped-def]
+    from agi_scripts.survey import SurveyDeps
+    from alo185 import bus
+    from alo185.voicemail import spool
+
+    the_deps, events = deps
+    dirs = spool.Dirs(recording=redis_settings.var_dir / "rec", voicemail=redis_settings.var_dir / "vm")
+    dirs.ensure()
+    client = bus.connect(redis_settings.redis_connection_url)
+    return SurveyDeps(the_deps, client, dirs, period_days=30), events, client
+
+
+def _survey_peer(serve, survey_deps) -> Peer:  # type: ignore[no-untyped-def]
+    from agi_scripts import survey
+
+    deps, _events, _client = survey_deps
+    env = [*ENV, "agi_arg_1: su", "agi_arg_2: Ayşe Operatör", "agi_arg_3: tr"]
+    return Peer(serve(survey.run, deps), env)
+
+
+def _comment(peer: Peer, line: str) -> None:
+    """Play Asterisk's RECORD FILE: write the caller's two seconds of speech."""
+    assert line.startswith("RECORD FILE ") and ' wav "#" 30000 0 BEEP s=4' in line
+    stem = line.split()[2]
+    Path(stem + ".wav").write_bytes(b"RIFF" + bytes(40000))
+
+
+def test_survey_not_satisfied_with_a_spoken_comment(serve, survey_deps) -> None:  # type: ignore[no-untyped-def]
+    from alo185.voicemail import spool
+
+    peer = _survey_peer(serve, survey_deps)
+    _deps, events, client = survey_deps
+    assert Path(peer.command().split()[2]).name == "survey_question"
+    peer.reply(f"200 result={ord('3')} endpos=800")
+    assert Path(peer.command().split()[2]).name == "survey_comment"
+    peer.reply("200 result=0 endpos=800")
+    _comment(peer, peer.command())
+    peer.reply("200 result=0 (timeout) endpos=16000")
+    assert Path(peer.command().split()[2]).name == "survey_thanks"
+    peer.reply("200 result=0 endpos=800")
+    assert peer.closed()
+    surveys = [e for e in events if e["type"] == "survey"]
+    assert surveys[0]["offered"] and surveys[0]["queue"] == "su" and surveys[0]["operator"] == "Ayşe Operatör"
+    assert (surveys[-1]["answer"], surveys[-1]["has_comment"]) == (3, True)
+    assert spool.queued_ids(client) == {"1700000000.42-comment"}  # handed to the voicemail worker
+
+
+def test_survey_hangup_while_commenting_keeps_answer_and_comment(serve, survey_deps) -> None:  # type: ignore[no-untyped-def]
+    from alo185.voicemail import spool
+
+    peer = _survey_peer(serve, survey_deps)
+    _deps, events, client = survey_deps
+    peer.command()
+    peer.reply(f"200 result={ord('3')} endpos=800")
+    peer.command()
+    peer.reply("200 result=0 endpos=800")
+    _comment(peer, peer.command())
+    peer.reply("HANGUP")
+    peer.reply("200 result=-1 (hangup) endpos=16000")
+    assert peer.closed()
+    last = [e for e in events if e["type"] == "survey"][-1]
+    assert (last["answer"], last["has_comment"]) == (3, True)
+    assert spool.queued_ids(client) == {"1700000000.42-comment"}

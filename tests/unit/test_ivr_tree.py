@@ -94,14 +94,13 @@ def sessions(database_url: str):  # type: ignore[no-untyped-def]
 
 def test_publish_keeps_every_version_and_the_newest_is_live(sessions) -> None:  # type: ignore[no-untyped-def]
     live = versions.LiveTree(check_s=0)
-    with sessions.begin() as s:
-        first_id, first = live.get(s)  # seeds the default
+    first_id, first = live.get(sessions.begin)  # seeds the default
     assert first == default_tree()
     changed = default_yaml().replace('"9": operator', '"9": {queue: temizlik}')
     with sessions.begin() as s:
         versions.publish(s, changed, by="admin", note="9 temizliğe")
+    second_id, second = live.get(sessions.begin)
     with sessions() as s:
-        second_id, second = live.get(s)
         assert second_id == first_id + 1 and second.node("main").options["9"].target == "temizlik"
         assert [v.id for v in versions.history(s)] == [second_id, first_id]
 

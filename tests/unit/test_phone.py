@@ -22,3 +22,17 @@ def test_non_numbers_are_not_normalised_and_are_masked(raw: str | None) -> None:
     assert normalize(raw) is None
     shown = mask(raw)
     assert not any(c.isdigit() for c in shown)
+
+
+def test_the_e164_fast_path_agrees_with_phonenumbers() -> None:
+    import random
+
+    import phonenumbers
+
+    rng = random.Random(185)
+    for _ in range(5000):
+        raw = "+90" + str(rng.randint(1, 9)) + "".join(rng.choice("0123456789") for _ in range(9))
+        parsed = phonenumbers.parse(raw, "TR")
+        expected = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        assert normalize(raw) == (expected if phonenumbers.is_possible_number(parsed) else None)
+    assert normalize("+9005321234567") == normalize("05321234567") == "+905321234567"

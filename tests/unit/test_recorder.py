@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from pathlib import Path
@@ -10,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from admin.recorder import Recorder, apply_event
-from alo185 import bus, db
+from alo185 import bus, db, redis_server
+from alo185.instance import isolated_settings
 from alo185.models import CallRecord
 from alo185.settings import Settings
 
@@ -158,3 +160,27 @@ def test_talk_time_without_agent_complete_is_derived_and_then_corrected(sessions
     out = _fold(sessions, without_complete)
     assert out["talk_s"] == 61.5  # call.end (68.5) - queue.connect (7.0)
     assert _fold(sessions, [EVENTS[5]])["talk_s"] == 60.0  # Asterisk's figure wins when it comes
+
+
+def test_loop_publisher_holds_events_while_redis_is_down_and_keeps_order(tmp_path: Path) -> None:
+    settings = isolated_settings(tmp_path)
+    publisher = bus.LoopPublisher(settings.redis_connection_url)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(publisher.run())
+        for i in range(200):  # Redis is not running yet
+            publisher.publish({"type": "ivr.step", "uniqueid": "u1", "seq": i})
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(redis_server.start, settings)
+        for i in range(200, 300):
+            publisher.publish({"type": "ivr.step", "uniqueid": "u1", "seq": i})
+        task.cancel()  # shutting down hands over what is pending
+        await asyncio.gather(task, return_exceptions=True)
+
+    try:
+        asyncio.run(scenario())
+        client = bus.connect(settings.redis_connection_url)
+        seqs = [json.loads(f["event"])["seq"] for _id, f in client.xrange(bus.CALL_EVENTS)]
+        assert seqs == list(range(300))
+    finally:
+        redis_server.stop(settings)

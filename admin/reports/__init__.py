@@ -1,0 +1,66 @@
+"""Reports in the admin. So far: the satisfaction survey table (İnegöl's form) and its comments."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from sqlalchemy.orm import Session, sessionmaker
+
+from alo185.phone import mask
+from alo185.reports import survey
+
+bp = Blueprint("reports", __name__, url_prefix="/reports", template_folder="templates")
+TZ = ZoneInfo("Europe/Istanbul")
+
+
+def _period() -> tuple[date, date, datetime, datetime]:
+    """``from``/``to`` (inclusive, local dates; default the last 30 days) and their UTC bounds."""
+    try:
+        last = date.fromisoformat(request.args["to"]) if request.args.get("to") else datetime.now(TZ).date()
+        first = date.fromisoformat(request.args["from"]) if request.args.get("from") else last - timedelta(days=29)
+    except ValueError:
+        abort(400, "dates are YYYY-MM-DD")
+    if first > last:
+        abort(400, "'from' is after 'to'")
+    start = datetime.combine(first, time.min, TZ)
+    end = datetime.combine(last + timedelta(days=1), time.min, TZ)
+    return first, last, start, end
+
+
+@bp.get("/survey")
+def survey_report():  # type: ignore[no-untyped-def]
+    first, last, start, end = _period()
+    by = request.args.get("by", "")
+    if by and by not in survey.DIMENSIONS:
+        abort(400, f"'by' is one of {', '.join(survey.DIMENSIONS)}")
+    sessions: sessionmaker[Session] = current_app.extensions["alo185.sessions"]
+    with sessions() as s:
+        total = survey.survey_table(s, start, end)
+        groups = survey.survey_by(s, start, end, by) if by else {}
+        trend = survey.survey_trend(s, start, end)
+        comments = survey.comments(s, start, end)
+    if request.args.get("format") == "json":
+        return jsonify(
+            {
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+                "total": total.as_dict(),
+                "by": {name: t.as_dict() for name, t in groups.items()},
+                "trend": [{"from": d.isoformat(), **t.as_dict()} for d, t in trend],
+            }
+        )
+    return render_template(
+        "reports/survey.html",
+        first=first,
+        last=last,
+        by=by,
+        total=total,
+        groups=groups,
+        trend=trend,
+        comments=comments,
+        labels=survey.LABELS,
+        dimensions=survey.DIMENSIONS,
+        mask=mask,
+    )

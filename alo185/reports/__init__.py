@@ -1,0 +1,1 @@
+"""Figures the municipality reports on, as plain queries (the admin renders them)."""

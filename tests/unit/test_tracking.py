@@ -1,0 +1,95 @@
+"""The citizen's tracking page: the steps in plain Turkish, reopen with a reason, nothing private, rate-limited."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from admin import create_app
+from admin.public import REQUESTS_PER_MINUTE
+from alo185 import db, links, services
+from alo185.models import Ticket, TicketStatus, User
+from alo185.settings import Settings
+from alo185.tickets import workflow
+from alo185.tickets.queries import create_ticket
+
+S = TicketStatus
+
+
+@pytest.fixture
+def site(redis_settings: Settings) -> tuple[FlaskClient, Settings, int]:
+    services.prepare_database(redis_settings)
+    with db.session_factory(redis_settings.database_url).begin() as s:
+        ticket = create_ticket(s, phone="+905321234567", category_code="yol-cukur", description="çukur", channel="web")
+        s.add(User(username="operator1", full_name="Ayşe Yılmaz", role="operator"))
+        ticket_id = ticket.id
+    return create_app(redis_settings).test_client(), redis_settings, ticket_id
+
+
+def _link(settings: Settings, ticket_id: int, purpose: str = "track") -> str:
+    token = links.sign(settings.secrets()["flask_secret_key"], purpose, ticket_id)
+    return "/" + links.url("", purpose, token).lstrip("/")
+
+
+def _resolve(settings: Settings, ticket_id: int, days_ago: int = 1) -> None:
+    with db.session_factory(settings.database_url).begin() as s:
+        ticket = s.get(Ticket, ticket_id)
+        ticket.status = S.CHECKED
+        ticket.public_answer = "Çukur asfaltla kapatıldı."
+        when = datetime.now(UTC) - timedelta(days=days_ago)
+        workflow.transition(s, ticket, S.RESOLVED, actor="operator1", channel="admin", now=when)
+
+
+def test_the_steps_in_plain_turkish_and_nothing_private(site) -> None:  # type: ignore[no-untyped-def]
+    client, settings, ticket_id = site
+    page = client.get(_link(settings, ticket_id)).get_data(as_text=True)
+    assert "Başvurunuz alındı." in page and "Başvurunuz ilgili müdürlüğe iletildi." in page
+    assert "Yolda çukur" in page
+    for private in ("+905321234567", "532", "Ayşe", "operator1"):
+        assert private not in page
+    assert "Yeniden aç" not in page  # not resolved: nothing to reopen
+
+
+def test_forged_or_other_purpose_links_find_nothing(site) -> None:  # type: ignore[no-untyped-def]
+    client, settings, ticket_id = site
+    assert client.get(_link(settings, ticket_id)[:-2] + "zz").status_code == 404
+    assert client.get("/takip/" + _link(settings, ticket_id, "survey").rsplit("/", 1)[1]).status_code == 404
+
+
+def test_reopen_with_a_reason_within_the_window(site) -> None:  # type: ignore[no-untyped-def]
+    client, settings, ticket_id = site
+    _resolve(settings, ticket_id)
+    link = _link(settings, ticket_id)
+    page = client.get(link).get_data(as_text=True)
+    assert "Başvurunuz çözüldü." in page and "Çukur asfaltla kapatıldı." in page and "Yeniden aç" in page
+    assert client.post(link, data={"reason": "  "}).status_code == 400
+    done = client.post(link, data={"reason": "Çukur yine açıldı"})
+    assert done.status_code == 200 and "Başvurunuz yeniden açıldı" in done.get_data(as_text=True)
+    with db.session_factory(settings.database_url)() as s:
+        ticket = s.get(Ticket, ticket_id)
+        assert ticket.status == S.REOPENED and ticket.reopen_count == 1
+        last = ticket.history[-1]
+        assert (last.channel, last.note, last.actor) == ("tracking_link", "Çukur yine açıldı", "citizen")
+
+
+def test_no_reopen_after_the_window(site) -> None:  # type: ignore[no-untyped-def]
+    client, settings, ticket_id = site
+    _resolve(settings, ticket_id, days_ago=workflow.REOPEN_WINDOW.days + 1)
+    link = _link(settings, ticket_id)
+    assert "Yeniden aç" not in client.get(link).get_data(as_text=True)
+    assert client.post(link, data={"reason": "yine"}).status_code == 409
+    with db.session_factory(settings.database_url)() as s:
+        assert s.scalar(select(Ticket.status).where(Ticket.id == ticket_id)) == S.RESOLVED
+
+
+def test_requests_are_rate_limited(site) -> None:  # type: ignore[no-untyped-def]
+    client, settings, ticket_id = site
+    link = _link(settings, ticket_id)
+    if time.time() % 60 > 55:
+        time.sleep(6)  # all requests in one minute's window
+    codes = [client.get(link).status_code for _ in range(REQUESTS_PER_MINUTE + 5)]
+    assert codes[:REQUESTS_PER_MINUTE] == [200] * REQUESTS_PER_MINUTE and set(codes[-5:]) == {429}

