@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, redirect, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from alo185 import db
 from alo185.settings import Settings, load_settings
@@ -13,6 +14,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secrets()["flask_secret_key"], ALO185=settings)
     app.extensions["alo185.sessions"] = db.session_factory(settings.database_url)
+    if settings.proxy_hops:
+        # The citizens' address, not the proxy's, for the per-address limit of the citizen pages.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
 
     from admin.calls import bp as calls_bp
     from admin.ivr import bp as ivr_bp

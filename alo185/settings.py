@@ -58,6 +58,8 @@ class Settings:
     sms_user: str = ""
     sms_password: str = ""
     public_url: str = ""
+    # Reverse proxies in front of the admin's citizen pages (their X-Forwarded-For is trusted).
+    proxy_hops: int = 0
     config_file: Path | None = field(default=None, compare=False)
 
     @property

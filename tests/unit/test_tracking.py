@@ -93,3 +93,15 @@ def test_requests_are_rate_limited(site) -> None:  # type: ignore[no-untyped-def
         time.sleep(6)  # all requests in one minute's window
     codes = [client.get(link).status_code for _ in range(REQUESTS_PER_MINUTE + 5)]
     assert codes[:REQUESTS_PER_MINUTE] == [200] * REQUESTS_PER_MINUTE and set(codes[-5:]) == {429}
+
+
+def test_behind_a_proxy_each_citizen_has_their_own_limit(site) -> None:  # type: ignore[no-untyped-def]
+    _client, settings, ticket_id = site
+    client = create_app(settings.replace(proxy_hops=1)).test_client()
+    link = _link(settings, ticket_id)
+    if time.time() % 60 > 55:
+        time.sleep(6)
+    for _ in range(REQUESTS_PER_MINUTE):
+        client.get(link, headers={"X-Forwarded-For": "203.0.113.7"})
+    assert client.get(link, headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 429
+    assert client.get(link, headers={"X-Forwarded-For": "198.51.100.9"}).status_code == 200
