@@ -198,6 +198,7 @@ class Ticket(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     description: Mapped[str] = mapped_column(Text)
     voicemail_transcript: Mapped[str | None] = mapped_column(Text)
+    search_text: Mapped[str] = mapped_column(Text, default="")  # description + name, folded (tickets.search)
     call_uniqueid: Mapped[str | None] = mapped_column(String(64), index=True)
     public_answer: Mapped[str | None] = mapped_column(Text)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)

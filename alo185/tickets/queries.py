@@ -52,7 +52,7 @@ PUBLIC_STATUS_TR: dict[str, str] = {
     "closed": "Başvurunuz kapatıldı.",
 }
 OUT_OF_JURISDICTION_REASON = "Talebiniz kurumumuzun görev alanı dışında olduğundan yetkili kuruma iletilmiştir."
-TR_ASCII = str.maketrans("çğıöşüÇĞİÖŞÜ", "cgiosuCGIOSU")
+TR_ASCII = str.maketrans("çğıöşüâîûÇĞİÖŞÜÂÎÛ", "cgiosuaiuCGIOSUAIU")
 
 
 def find_by_number(session: Session, number: str) -> Ticket | None:
@@ -126,6 +126,16 @@ def can_reopen(ticket: Ticket, now: datetime, window: timedelta = workflow.REOPE
 def tr_fold(text: str) -> str:
     """Turkish-aware case folding for matching names typed or spoken in any case (İ/i, I/ı)."""
     return text.strip().replace("I", "ı").replace("İ", "i").lower()
+
+
+def tr_ascii(text: str) -> str:
+    """Folded and without Turkish letters, for matching what may be typed or heard either way."""
+    return tr_fold(text).translate(TR_ASCII)
+
+
+def search_text(description: str, name: str | None) -> str:
+    """What ``tickets.search`` matches words against: the description and the citizen's name, folded."""
+    return tr_ascii(f"{description} {name or ''}".strip())
 
 
 def find_district(session: Session, name: str) -> District | None:
@@ -212,6 +222,7 @@ def create_ticket(
             created_at=now,
         )
     )
+    ticket.search_text = search_text(ticket.description, ticket.citizen.full_name if ticket.citizen else None)
     session.flush()
     outbox.ticket_news(session, ticket, "created")
     _dispatch(session, ticket, now)

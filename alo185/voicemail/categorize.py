@@ -8,15 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from alo185.tickets.queries import tr_fold
+from alo185.tickets.queries import tr_ascii
 
 DEFAULT_RULES = Path(__file__).with_name("rules.yaml")
-_ASCII = str.maketrans("çğıöşüâîû", "cgiosuaiu")
-
-
-def fold(text: str) -> str:
-    """Lower case (Turkish İ/ı) without Turkish letters: "Çöp TOPLANMADI" -> "cop toplanmadi"."""
-    return tr_fold(text).translate(_ASCII)
 
 
 @dataclass(frozen=True)
@@ -32,12 +26,12 @@ class Rules:
             raise ValueError(f"{path}: needs 'fallback' and a 'categories' mapping")
         return cls(
             fallback=str(raw["fallback"]),
-            stems={str(code): tuple(fold(str(s)) for s in stems or ()) for code, stems in categories.items()},
+            stems={str(code): tuple(tr_ascii(str(s)) for s in stems or ()) for code, stems in categories.items()},
         )
 
     def suggest(self, transcript: str) -> str | None:
         """The best-matching category code, or None when no stem is heard."""
-        text = " " + " ".join(re.findall(r"\w+", fold(transcript))) + " "
+        text = " " + " ".join(re.findall(r"\w+", tr_ascii(transcript))) + " "
         best, best_hits = None, 0
         for code, stems in self.stems.items():
             hits = sum(1 for stem in stems if f" {stem}" in text)

@@ -21,9 +21,9 @@ from alo185.instance import isolated_settings
 from alo185.models import Ticket, Voicemail
 from alo185.pbx import Pbx
 from alo185.settings import Settings
-from alo185.tickets.queries import tr_fold
+from alo185.tickets.queries import tr_ascii, tr_fold
 from alo185.voicemail import spool
-from alo185.voicemail.categorize import Rules, fold
+from alo185.voicemail.categorize import Rules
 from alo185.voicemail.model_files import packaged_model, speak
 from alo185.voicemail.transcribe import Transcriber
 from alo185.voicemail.worker import FAILED_NOTE, Worker
@@ -72,7 +72,7 @@ def _tickets(settings: Settings) -> list[tuple[Ticket, Voicemail]]:
 # -- categories ------------------------------------------------------------------------------------
 def test_turkish_casing_and_folding() -> None:
     assert tr_fold("IĞDIR İZMİR") == "ığdır izmir"
-    assert fold("Çöp TOPLANMADI, Şikâyet") == "cop toplanmadi, sikayet"
+    assert tr_ascii("Çöp TOPLANMADI, Şikâyet") == "cop toplanmadi, sikayet"
 
 
 @pytest.mark.parametrize(
