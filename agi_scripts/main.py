@@ -35,7 +35,7 @@ def build_deps(
     return ivr.IvrDeps(
         publish=publish,
         sessions=sessions,
-        services=DbServices(sessions),
+        services=DbServices(sessions, reopen_window=settings.reopen_window),
         prompts=prompts,
         pbx_path=functools.lru_cache(maxsize=8192)(pbx.pbx_path),  # a few hundred distinct prompt files
         trees=trees,

@@ -13,6 +13,7 @@ import os
 import secrets
 import tomllib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parents[1]
@@ -49,6 +50,8 @@ class Settings:
     voicemail_dir: Path | None = None
     vosk_model: Path | None = None
     voicemail_rules: Path | None = None
+    # How long after resolution a citizen may reopen a ticket (phone, tracking link).
+    reopen_window_days: int = 30
     # A caller is offered the post-call survey at most once in this many days.
     survey_period_days: int = 30
     # Texts to citizens: "log" (offline) or "http" (a provider at sms_url, basic auth); the links
@@ -69,6 +72,10 @@ class Settings:
     @property
     def vosk_model_dir(self) -> Path:
         return self.vosk_model or self.var_dir / "models" / TURKISH_MODEL
+
+    @property
+    def reopen_window(self) -> timedelta:
+        return timedelta(days=self.reopen_window_days)
 
     @property
     def public_base_url(self) -> str:

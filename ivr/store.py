@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,9 +38,14 @@ class DbServices:
     """
 
     def __init__(
-        self, sessions: sessionmaker[Session], clock: Callable[[], datetime] | None = None, ttl_s: float = 3.0
+        self,
+        sessions: sessionmaker[Session],
+        clock: Callable[[], datetime] | None = None,
+        ttl_s: float = 3.0,
+        reopen_window: timedelta = workflow.REOPEN_WINDOW,
     ) -> None:
         self.sessions = sessions
+        self.reopen_window = reopen_window
         self.clock = clock or (lambda: datetime.now(UTC))
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
@@ -87,7 +92,15 @@ class DbServices:
             if ticket is None:
                 return False
             try:
-                workflow.reopen(s, ticket, actor="citizen", channel="phone", reason="IVR", now=self.clock())
+                workflow.reopen(
+                    s,
+                    ticket,
+                    actor="citizen",
+                    channel="phone",
+                    reason="IVR",
+                    now=self.clock(),
+                    window=self.reopen_window,
+                )
             except workflow.TransitionError as exc:
                 log.info("reopen of %s refused: %s", number, exc)
                 return False
@@ -131,7 +144,7 @@ class DbServices:
             phone=ticket.citizen.phone if ticket.citizen is not None else "",
             status=status,
             institution=institution,
-            can_reopen=queries.can_reopen(ticket, self.clock()),
+            can_reopen=queries.can_reopen(ticket, self.clock(), self.reopen_window),
         )
 
 

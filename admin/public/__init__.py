@@ -80,6 +80,7 @@ def _institution(session: Session, ticket: Ticket) -> str:
 def track(link_token: str):  # type: ignore[no-untyped-def]
     sessions: sessionmaker[Session] = current_app.extensions["alo185.sessions"]
     error, status = "", 200
+    window = current_app.config["ALO185"].reopen_window
     with sessions.begin() as s:
         ticket = _ticket_for(s, "track", link_token)
         now = datetime.now(UTC)
@@ -87,17 +88,19 @@ def track(link_token: str):  # type: ignore[no-untyped-def]
             reason = request.form.get("reason", "").strip()[:1000]
             if not reason:
                 error, status = "Lütfen neden yeniden açmak istediğinizi yazınız.", 400
-            elif not queries.can_reopen(ticket, now):
+            elif not queries.can_reopen(ticket, now, window):
                 error, status = "Bu başvuru artık yeniden açılamaz.", 409
             else:
-                workflow.reopen(s, ticket, actor="citizen", channel="tracking_link", reason=reason, now=now)
+                workflow.reopen(
+                    s, ticket, actor="citizen", channel="tracking_link", reason=reason, now=now, window=window
+                )
         return render_template(
             "public/track.html",
             ticket=ticket,
             category=ticket.category.name,
             steps=_steps(s, ticket),
             institution=_institution(s, ticket),
-            can_reopen=queries.can_reopen(ticket, now),
+            can_reopen=queries.can_reopen(ticket, now, window),
             reopened=request.method == "POST" and not error,
             error=error,
         ), status

@@ -20,7 +20,6 @@ from alo185.models import SmsMessage
 from alo185.settings import Settings
 from alo185.sms import outbox, templates
 from alo185.sms.gateways import Gateway, HttpGateway, LogGateway, SendError
-from alo185.tickets.workflow import REOPEN_WINDOW
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +38,12 @@ class Sender:
         self.gateway = gateway or gateway_for(settings)
         self.secret = settings.secrets()["flask_secret_key"]
         self.base_url = settings.public_base_url
+        self.reopen_days = settings.reopen_window_days
         self.stopping = threading.Event()
 
     def params(self, message: SmsMessage) -> dict[str, object]:
         """The stored fields plus the links, made at sending time from the instance's secret."""
-        params: dict[str, object] = {"days": REOPEN_WINDOW.days, **(message.params or {})}
+        params: dict[str, object] = {"days": self.reopen_days, **(message.params or {})}
         if message.ticket_id is not None:
             for purpose, field in (("track", "link"), ("survey", "survey_link")):
                 token = links.sign(self.secret, purpose, message.ticket_id)

@@ -33,7 +33,7 @@ from alo185.models import (
 from alo185.sms import outbox
 
 S = TicketStatus
-REOPEN_WINDOW = timedelta(days=30)
+REOPEN_WINDOW = timedelta(days=30)  # the default; the instance's is the setting reopen_window_days
 SYSTEM_ACTOR = "system"
 
 
@@ -428,10 +428,16 @@ def mark_duplicate(
 
 
 def reopen(
-    session: Session, ticket: Ticket, actor: str, channel: str, reason: str | None = None, now: datetime | None = None
+    session: Session,
+    ticket: Ticket,
+    actor: str,
+    channel: str,
+    reason: str | None = None,
+    now: datetime | None = None,
+    window: timedelta = REOPEN_WINDOW,
 ) -> None:
     """The citizen (by phone, the tracking link or an operator) is not satisfied: back to the directorate.
 
     The ticket goes to ``reopened`` (the directorate's inbox, keeping its assignee) and ``reopen_count`` grows.
     """
-    transition(session, ticket, S.REOPENED, actor=actor, channel=channel, note=reason, now=now)
+    transition(session, ticket, S.REOPENED, actor=actor, channel=channel, note=reason, now=now, reopen_window=window)

@@ -105,3 +105,12 @@ def test_behind_a_proxy_each_citizen_has_their_own_limit(site) -> None:  # type:
         client.get(link, headers={"X-Forwarded-For": "203.0.113.7"})
     assert client.get(link, headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 429
     assert client.get(link, headers={"X-Forwarded-For": "198.51.100.9"}).status_code == 200
+
+
+def test_the_reopen_window_is_a_setting(site) -> None:  # type: ignore[no-untyped-def]
+    _client, settings, ticket_id = site
+    _resolve(settings, ticket_id, days_ago=40)
+    client = create_app(settings.replace(reopen_window_days=60)).test_client()
+    assert client.post(_link(settings, ticket_id), data={"reason": "yine"}).status_code == 200
+    with db.session_factory(settings.database_url)() as s:
+        assert s.scalar(select(Ticket.status).where(Ticket.id == ticket_id)) == S.REOPENED
