@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from admin.reports import bp as reports_bp
     from admin.sms import bp as sms_bp
     from admin.voicemail import bp as voicemail_bp
+    from admin.webhooks import bp as webhooks_bp
 
     app.register_blueprint(calls_bp)
     app.register_blueprint(ivr_bp)
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(reports_bp)
     app.register_blueprint(public_bp)
     app.register_blueprint(sms_bp)
+    app.register_blueprint(webhooks_bp)
 
     @app.get("/")
     def index():  # type: ignore[no-untyped-def]

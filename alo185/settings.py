@@ -61,6 +61,9 @@ class Settings:
     sms_user: str = ""
     sms_password: str = ""
     public_url: str = ""
+    # WhatsApp Business Cloud API webhook (/webhooks/whatsapp): off until both are set.
+    whatsapp_verify_token: str = ""
+    whatsapp_app_secret: str = ""
     # Reverse proxies in front of the admin's citizen pages (their X-Forwarded-For is trusted).
     proxy_hops: int = 0
     config_file: Path | None = field(default=None, compare=False)

@@ -20,6 +20,7 @@ from alo185.models.tickets import (
     Citizen,
     CorrectiveAction,
     CorrectiveActionStatus,
+    InboundMessage,
     LegalDeadline,
     Nonconformity,
     NonconformityDecision,
@@ -28,6 +29,7 @@ from alo185.models.tickets import (
     Redirect,
     SlaUnit,
     Ticket,
+    TicketAttachment,
     TicketHistory,
     TicketStatus,
     TicketType,
@@ -35,6 +37,7 @@ from alo185.models.tickets import (
 from alo185.models.voicemail import SurveyAnswer, SurveyComment, SurveyOptOut, Voicemail
 
 __all__ = ["Announcement", "Base", "CallRecord", "MenuVersion", "PromptRecording", "Voicemail"]
+__all__ += ["InboundMessage", "TicketAttachment"]
 __all__ += ["SmsMessage", "SmsTemplate", "SurveyAnswer", "SurveyComment", "SurveyOptOut"]
 __all__ += [
     "Approval",

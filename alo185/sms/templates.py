@@ -27,6 +27,10 @@ DEFAULTS: dict[str, tuple[str, frozenset[str]]] = {
         "{number} numaralı başvurunuz çözümlenmiştir. Sorun sürüyorsa {days} gün içinde yeniden açabilirsiniz: {link}",
         frozenset({"number", "link", "days"}),
     ),
+    "message_added": (
+        "Mesajınız {number} numaralı başvurunuza eklenmiştir. Takip için: {link}",
+        frozenset({"number", "link"}),
+    ),
     "survey": (
         "{number} numaralı başvurunuz için aldığınız hizmeti değerlendirir misiniz? {survey_link}",
         frozenset({"number", "survey_link"}),
