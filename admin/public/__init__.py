@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alo185 import bus, links, surveys
-from alo185.models import Redirect, Ticket, TicketHistory, TicketStatus
+from alo185.models import Category, District, Redirect, Ticket, TicketHistory, TicketStatus
+from alo185.phone import normalize
 from alo185.tickets import queries, workflow
 from ivr.survey import LABELS
 
@@ -123,3 +124,65 @@ def survey(link_token: str):  # type: ignore[no-untyped-def]
                 "public/survey.html", number=ticket.number, labels=LABELS, done=already, error=message
             ), (409 if already else 400)
         return render_template("public/survey.html", number=ticket.number, labels=LABELS, done=True, error="")
+
+
+FORM_FIELDS = ("name", "phone", "category", "district", "mahalle", "address", "description")
+KVKK_NOTICE_VERSION = "web-1"
+
+
+def _form_choices(session: Session) -> dict[str, list[tuple[str, str]]]:
+    categories = session.execute(
+        select(Category.code, Category.name).where(Category.active.is_(True)).order_by(Category.name)
+    ).all()
+    districts = session.scalars(select(District.name).order_by(District.name)).all()
+    return {"categories": [(c, n) for c, n in categories], "districts": [(d, d) for d in districts]}
+
+
+def _form_errors(form: dict[str, str], consent: bool) -> list[str]:
+    errors = []
+    if normalize(form["phone"]) is None:
+        errors.append("Telefon numaranızı 05xx xxx xx xx biçiminde yazınız.")
+    if not form["category"]:
+        errors.append("Lütfen bir konu seçiniz.")
+    if not form["description"] or len(form["description"]) > 4000:
+        errors.append("Lütfen talebinizi yazınız (en çok 4000 karakter).")
+    if not consent:
+        errors.append("Başvurunuzun işlenmesi için aydınlatma metnini onaylamanız gerekir.")
+    return errors
+
+
+@bp.route("/basvuru", methods=["GET", "POST"])
+def web_form():  # type: ignore[no-untyped-def]
+    """The citizens' web form: a ticket with channel ``web``, then its number and tracking link."""
+    sessions: sessionmaker[Session] = current_app.extensions["alo185.sessions"]
+    form = {name: request.form.get(name, "").strip() for name in FORM_FIELDS}
+    with sessions.begin() as s:
+        choices = _form_choices(s)
+        if request.method == "GET":
+            return render_template("public/form.html", form=form, errors=[], **choices)
+        errors = _form_errors(form, request.form.get("consent") == "on")
+        if not errors:
+            try:
+                with s.begin_nested():
+                    ticket = queries.create_ticket(
+                        s,
+                        phone=form["phone"],
+                        category_code=form["category"],
+                        description=form["description"],
+                        channel="web",
+                        district=form["district"] or None,
+                        mahalle=form["mahalle"] or None,
+                        actor="citizen",
+                    )
+                    ticket.address = form["address"] or None
+                    if ticket.citizen is not None:
+                        ticket.citizen.kvkk_notice_version = KVKK_NOTICE_VERSION
+                        if form["name"] and not ticket.citizen.full_name:
+                            ticket.citizen.full_name = form["name"][:200]
+            except ValueError as exc:
+                errors.append(f"Başvuru kaydedilemedi: {exc}")
+        if errors:
+            return render_template("public/form.html", form=form, errors=errors, **choices), 400
+        token = links.sign(current_app.config["SECRET_KEY"], "track", ticket.id)
+        tracking = links.url(current_app.config["ALO185"].public_base_url, "track", token)
+        return render_template("public/form_done.html", number=ticket.number, tracking=tracking)

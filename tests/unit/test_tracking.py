@@ -114,3 +114,51 @@ def test_the_reopen_window_is_a_setting(site) -> None:  # type: ignore[no-untype
     assert client.post(_link(settings, ticket_id), data={"reason": "yine"}).status_code == 200
     with db.session_factory(settings.database_url)() as s:
         assert s.scalar(select(Ticket.status).where(Ticket.id == ticket_id)) == S.REOPENED
+
+
+def _tickets(settings: Settings) -> int:
+    with db.session_factory(settings.database_url)() as s:
+        return len(s.scalars(select(Ticket.id)).all())
+
+
+def test_the_web_form_records_a_ticket_and_gives_its_tracking_link(site) -> None:  # type: ignore[no-untyped-def]
+    client, settings, _ticket_id = site
+    page = client.get("/basvuru").get_data(as_text=True)
+    assert "Yolda çukur" in page and "Yenişehir" in page and 'name="consent"' in page
+    form = {
+        "name": "Elif Şahin",
+        "phone": "0532 765 43 21",
+        "category": "cop-toplama",
+        "district": "Yenişehir",
+        "mahalle": "",
+        "address": "Gazi Mah. 1. Sok.",
+        "description": "Çöp konteyneri taştı.",
+        "consent": "on",
+    }
+    done = client.post("/basvuru", data=form)
+    text = done.get_data(as_text=True)
+    assert done.status_code == 200 and "Başvuru numaranız" in text and "/takip/" in text
+    with db.session_factory(settings.database_url)() as s:
+        ticket = s.scalars(select(Ticket).order_by(Ticket.id.desc())).first()
+        assert (ticket.channel, ticket.category.code, ticket.district.name) == ("web", "cop-toplama", "Yenişehir")
+        assert ticket.citizen.phone == "+905327654321" and ticket.citizen.full_name == "Elif Şahin"
+        assert ticket.number in text and ticket.address == "Gazi Mah. 1. Sok."
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"phone": "12"}, "Telefon numaranızı"),
+        ({"category": "yok"}, "unknown or inactive category"),
+        ({"district": "Atlantis"}, "unknown district"),
+        ({"description": " "}, "talebinizi yazınız"),
+        ({"consent": ""}, "aydınlatma metnini"),
+    ],
+)
+def test_the_web_form_refuses_bad_input_and_records_nothing(site, change: dict, message: str) -> None:  # type: ignore[no-untyped-def]
+    client, settings, _ticket_id = site
+    before = _tickets(settings)
+    form = {"phone": "05327654321", "category": "cop-toplama", "description": "taştı", "consent": "on"} | change
+    reply = client.post("/basvuru", data=form)
+    assert reply.status_code == 400 and message in reply.get_data(as_text=True)
+    assert _tickets(settings) == before
