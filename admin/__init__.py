@@ -20,6 +20,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from admin.calls import bp as calls_bp
     from admin.ivr import bp as ivr_bp
+    from admin.open311 import bp as open311_bp
     from admin.public import bp as public_bp
     from admin.reports import bp as reports_bp
     from admin.sms import bp as sms_bp
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(public_bp)
     app.register_blueprint(sms_bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(open311_bp)
 
     @app.get("/")
     def index():  # type: ignore[no-untyped-def]

@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(name, help=text)
     worker = sub.add_parser("worker", help="voicemail worker: transcription and tickets (foreground)")
     worker.add_argument("--name", default="worker", help="this worker's name among several (default: worker)")
+    apikey = sub.add_parser("apikey", help="make a key for the channels API (Open311): shown once")
+    apikey.add_argument("name", help="who holds it, e.g. 'Mersin mobil uygulaması'")
     models = sub.add_parser("models", help="speech models for voicemail transcription")
     models.add_argument("action", choices=["fetch", "check"], help="fetch the Turkish model; check the configured one")
     return parser
@@ -126,6 +128,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if records and all(r.ended_at for r in records) else 1
         elif args.cmd == "migrate":
             services.prepare_database(settings)
+        elif args.cmd == "apikey":
+            from alo185.channels import api_keys
+
+            db.migrate(settings.database_url)
+            with db.session_factory(settings.database_url).begin() as session:
+                print(api_keys.create(session, args.name))
         elif args.cmd == "models":
             return _models(settings, args.action)
         else:

@@ -4,6 +4,7 @@ Schema changes go through Alembic (``alo185/migrations``); importing this packag
 every table on ``Base.metadata``.
 """
 
+from alo185.models.api import ApiKey
 from alo185.models.base import Base
 from alo185.models.calls import CallRecord
 from alo185.models.ivr import Announcement, MenuVersion, PromptRecording
@@ -37,7 +38,7 @@ from alo185.models.tickets import (
 from alo185.models.voicemail import SurveyAnswer, SurveyComment, SurveyOptOut, Voicemail
 
 __all__ = ["Announcement", "Base", "CallRecord", "MenuVersion", "PromptRecording", "Voicemail"]
-__all__ += ["InboundMessage", "TicketAttachment"]
+__all__ += ["ApiKey", "InboundMessage", "TicketAttachment"]
 __all__ += ["SmsMessage", "SmsTemplate", "SurveyAnswer", "SurveyComment", "SurveyOptOut"]
 __all__ += [
     "Approval",
