@@ -13,6 +13,7 @@ from bench.common import write_results
 BENCHMARKS = {
     "calls": "bench.calls",
     "ivr": "bench.ivr",
+    "tickets": "bench.tickets",
     "transcribe": "bench.transcribe",
 }
 

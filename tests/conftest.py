@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy
 
-from alo185 import db, procs, redis_server
+from alo185 import db, pg_cluster, redis_server
 from alo185.instance import SIM_OPERATOR_NAME, Stack, isolated_settings, running_stack
 from alo185.settings import Settings
 from alo185.voicemail.model_files import packaged_model
@@ -21,41 +16,11 @@ from alo185.voicemail.model_files import packaged_model
 TEST_OPERATOR = SIM_OPERATOR_NAME
 
 
-def _postgres_bin() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
-    if not found:
-        raise RuntimeError("PostgreSQL server binaries are missing: apt-get install postgresql")
-    return found[-1].parent
-
-
-def _as_postgres(argv: list[str]) -> list[str]:
-    # The server refuses to run as root.
-    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A private PostgreSQL cluster on a free port; yields its base URL (without a database)."""
-    bindir = _postgres_bin()
-    base = Path(tempfile.mkdtemp(prefix="alo185-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres", "postgres")
-    data, port = base / "data", procs.free_port()
-    subprocess.run(
-        _as_postgres(
-            [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "alo185", "--no-sync", "-E", "UTF8"]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {base} -h 127.0.0.1 -F"
-    ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "server.log")]
-    subprocess.run(_as_postgres([*ctl, "-o", options, "-w", "start"]), check=True, capture_output=True)
-    try:
-        yield f"postgresql+psycopg://alo185@127.0.0.1:{port}"
-    finally:
-        subprocess.run(_as_postgres([*ctl, "-m", "immediate", "-w", "stop"]), capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+    with pg_cluster.private_cluster() as server:
+        yield server
 
 
 def new_database(request: pytest.FixtureRequest, directory: Path) -> str:
@@ -63,11 +28,7 @@ def new_database(request: pytest.FixtureRequest, directory: Path) -> str:
     if request.param == "sqlite":
         url = f"sqlite:///{directory / 'alo185.db'}"
     else:
-        server = request.getfixturevalue("postgres_server")
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with sqlalchemy.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT").connect() as conn:
-            conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-        url = f"{server}/{name}"
+        url = pg_cluster.create_database(request.getfixturevalue("postgres_server"), f"t_{uuid.uuid4().hex[:12]}")
     db.migrate(url)
     return url
 

@@ -10,7 +10,7 @@ import re
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship, validates
 
@@ -180,6 +180,8 @@ class Ticket(Base):
     """One request, complaint, suggestion... and where it stands."""
 
     __tablename__ = "tickets"
+    # A directorate's work list (queries.open_for_directorate) is read from this index alone.
+    __table_args__ = (Index("ix_tickets_directorate_status_due", "directorate_id", "status", "due_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(12), unique=True)

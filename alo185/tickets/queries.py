@@ -278,3 +278,15 @@ def recategorize(session: Session, ticket: Ticket, category_code: str, actor: st
         )
     )
     session.flush()
+
+
+def open_for_directorate(session: Session, directorate_id: int, limit: int = 100) -> list[Ticket]:
+    """A directorate's work list: its tickets still open, the most urgent (earliest due) first."""
+    return list(
+        session.scalars(
+            select(Ticket)
+            .where(Ticket.directorate_id == directorate_id, Ticket.status.not_in(FINISHED))
+            .order_by(Ticket.due_at.asc().nulls_last(), Ticket.id)
+            .limit(limit)
+        )
+    )
