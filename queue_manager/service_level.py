@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 INTERVAL_S = 15 * 60
 COUNTED = frozenset({"ENTERQUEUE", "CONNECT", "COMPLETECALLER", "COMPLETEAGENT", "ABANDON"})
@@ -127,3 +128,23 @@ def _apply(fig: QueueFigures, e: Entry, short_abandon_s: float) -> None:
         fig.abandoned += 1
         if _number(e.data, 2) < short_abandon_s:
             fig.short_abandoned += 1
+
+
+def figures_from_records(records: Iterable[Any], short_abandon_s: float = 5.0) -> dict[str, QueueFigures]:
+    """The same figures from alo185's call records (``CallRecord``), for the calls that were queued."""
+    totals: dict[str, QueueFigures] = defaultdict(QueueFigures)
+    for r in records:
+        if not r.queue or not (r.answered or r.abandoned):
+            continue
+        fig = totals[r.queue]
+        fig.offered += 1
+        if r.answered:
+            fig.answered += 1
+            fig.waits.append(float(r.wait_s or 0))
+            if r.talk_s is not None:
+                fig.talks.append(float(r.talk_s))
+        elif r.abandoned:
+            fig.abandoned += 1
+            if (r.wait_s or 0) < short_abandon_s:
+                fig.short_abandoned += 1
+    return dict(totals)
