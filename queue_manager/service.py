@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
+import time
 
 import redis.asyncio as aioredis
 from panoramisk import Manager
 
-from alo185 import ami, bus
+from alo185 import ami, bus, db
 from alo185.settings import Settings
+from queue_manager import screenpop
 from queue_manager.events import TRANSLATORS, translate
 
 log = logging.getLogger(__name__)
@@ -27,12 +30,39 @@ class QueueManager:
         self.published = 0
         self._publisher: asyncio.Task | None = None
         self._heartbeat: asyncio.Task | None = None
+        self.sessions = db.session_factory(settings.database_url)
+        self.joined_at: dict[str, float] = {}  # caller uniqueid -> when it joined its queue (AMI time)
+        self._pops: set[asyncio.Task] = set()
 
     def on_event(self, _manager: Manager, message: object) -> None:
         """AMI callback: never awaits, so the event loop keeps reading AMI."""
         event = translate(message)  # type: ignore[arg-type]
         if event is not None:
             self.outbox.put_nowait(event)
+            self._track_wait(event)
+
+    def _track_wait(self, event: dict) -> None:
+        if event["type"] == "queue.join" and event.get("ts") is not None:
+            self.joined_at[event["uniqueid"]] = event["ts"]
+        elif event["type"] in ("queue.connect", "queue.abandon", "call.end"):
+            self.joined_at.pop(event["uniqueid"], None)
+
+    def on_agent_called(self, _manager: Manager, message: object) -> None:
+        """An operator's phone rings: the screen-pop goes out from a task of its own."""
+        pop = screenpop.from_agent_called(message, self.joined_at.get(str(message.get("Uniqueid"))), time.time())  # type: ignore[attr-defined]
+        if not pop["member"]:
+            return
+        task = asyncio.get_running_loop().create_task(self._publish_pop(pop))
+        self._pops.add(task)
+        task.add_done_callback(self._pops.discard)
+
+    async def _publish_pop(self, pop: dict) -> None:
+        try:
+            details = await asyncio.to_thread(screenpop.caller_details, self.sessions, pop["caller"])
+            payload = json.dumps(screenpop.stamp({**pop, **details}), ensure_ascii=False)
+            await self.redis.publish(screenpop.channel_for(pop["member"]), payload)
+        except Exception:
+            log.exception("screen-pop for call %s failed", pop.get("uniqueid"))
 
     async def publish_forever(self) -> None:
         """One writer, in AMI order, batching whatever has queued up meanwhile."""
@@ -55,6 +85,7 @@ class QueueManager:
         self.manager = await ami.connect(self.settings, timeout=30)
         for name in TRANSLATORS:
             self.manager.register_event(name, self.on_event)
+        self.manager.register_event("AgentCalled", self.on_agent_called)
         self._heartbeat = asyncio.create_task(self.heartbeat_forever())
         log.info("queue manager connected to AMI %s:%s", self.settings.ami_host, self.settings.ami_port)
 
