@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         # The citizens' address, not the proxy's, for the per-address limit of the citizen pages.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
 
+    from admin.api import bp as api_bp
     from admin.calls import bp as calls_bp
     from admin.ivr import bp as ivr_bp
     from admin.open311 import bp as open311_bp
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(sms_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(open311_bp)
+    app.register_blueprint(api_bp)
 
     @app.get("/")
     def index():  # type: ignore[no-untyped-def]
