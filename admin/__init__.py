@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from admin.ivr import bp as ivr_bp
     from admin.open311 import bp as open311_bp
     from admin.public import bp as public_bp
+    from admin.queues import bp as queues_bp
     from admin.reports import bp as reports_bp
     from admin.sms import bp as sms_bp
     from admin.voicemail import bp as voicemail_bp
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(open311_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(queues_bp)
 
     @app.get("/")
     def index():  # type: ignore[no-untyped-def]

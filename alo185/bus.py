@@ -23,6 +23,8 @@ CALL_EVENTS = "alo185:call-events"
 DEAD_LETTERS = "alo185:dead-letters"
 # Set (with a TTL) while the queue manager takes AMI events.
 QUEUE_MANAGER_ALIVE = "alo185:queue-manager:alive"
+# The live queue state (a JSON snapshot), and the pub/sub channel its changes go out on.
+LIVE_QUEUES = "alo185:live"
 STREAM_MAXLEN = 1_000_000
 
 log = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ from alo185 import ami, bus, db
 from alo185.settings import Settings
 from queue_manager import screenpop
 from queue_manager.events import TRANSLATORS, translate
+from queue_manager.live import LIVE_EVENTS, LiveState
 
 log = logging.getLogger(__name__)
 ALIVE_TTL_S = 30
@@ -33,6 +34,9 @@ class QueueManager:
         self.sessions = db.session_factory(settings.database_url)
         self.joined_at: dict[str, float] = {}  # caller uniqueid -> when it joined its queue (AMI time)
         self._pops: set[asyncio.Task] = set()
+        self.live = LiveState()
+        self._live_dirty = asyncio.Event()
+        self._live_task: asyncio.Task | None = None
 
     def on_event(self, _manager: Manager, message: object) -> None:
         """AMI callback: never awaits, so the event loop keeps reading AMI."""
@@ -46,6 +50,40 @@ class QueueManager:
             self.joined_at[event["uniqueid"]] = event["ts"]
         elif event["type"] in ("queue.connect", "queue.abandon", "call.end"):
             self.joined_at.pop(event["uniqueid"], None)
+
+    def on_live_event(self, _manager: Manager, message: object) -> None:
+        if self.live.apply(message, time.time()):  # type: ignore[arg-type]
+            self._live_dirty.set()
+
+    async def publish_live_forever(self) -> None:
+        """The snapshot to ``alo185:live`` (a key, and pub/sub for the stream), at most 10 times a second."""
+        while True:
+            await self._live_dirty.wait()
+            self._live_dirty.clear()
+            payload = json.dumps(self.live.snapshot(time.time()), ensure_ascii=False)
+            try:
+                await self.redis.set(bus.LIVE_QUEUES, payload)
+                await self.redis.publish(bus.LIVE_QUEUES, payload)
+            except aioredis.ConnectionError as exc:
+                log.warning("Redis unavailable for the live state: %s", exc)
+            await asyncio.sleep(0.1)
+
+    async def resync(self, manager: Manager) -> None:
+        """Rebuild the live state from Asterisk's QueueStatus: nothing stale survives a restart."""
+        try:
+            replies = await ami.list_action(manager, {"Action": "QueueStatus"})
+        except (ami.AmiError, TimeoutError) as exc:
+            log.warning("live state resync failed: %s", exc)
+            return
+        self.live.resync(replies, time.time())
+        self._live_dirty.set()
+        log.info("live state resynchronised: %d queues", len(self.live.queues))
+
+    def _resync_soon(self, manager: Manager, *_args: object) -> None:
+        """After every (re)login and when Asterisk reports it has fully booted."""
+        task = asyncio.get_running_loop().create_task(self.resync(manager))
+        self._pops.add(task)
+        task.add_done_callback(self._pops.discard)
 
     def on_agent_called(self, _manager: Manager, message: object) -> None:
         """An operator's phone rings: the screen-pop goes out from a task of its own."""
@@ -82,10 +120,16 @@ class QueueManager:
     async def start(self) -> None:
         if self._publisher is None:
             self._publisher = asyncio.create_task(self.publish_forever())
-        self.manager = await ami.connect(self.settings, timeout=30)
+        self.manager = await ami.connect(self.settings, timeout=30, on_login=self._resync_soon)
         for name in TRANSLATORS:
             self.manager.register_event(name, self.on_event)
         self.manager.register_event("AgentCalled", self.on_agent_called)
+        for name in LIVE_EVENTS:
+            self.manager.register_event(name, self.on_live_event)
+        self.manager.register_event("FullyBooted", self._resync_soon)
+        if self._live_task is None:
+            self._live_task = asyncio.create_task(self.publish_live_forever())
+        await self.resync(self.manager)
         self._heartbeat = asyncio.create_task(self.heartbeat_forever())
         log.info("queue manager connected to AMI %s:%s", self.settings.ami_host, self.settings.ami_port)
 

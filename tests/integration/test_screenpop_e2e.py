@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 import time
 
-from alo185 import bus, db
+from alo185 import bus, db, procs
 from alo185.instance import SIM_OPERATOR_NAME, Stack
 from alo185.models import Citizen
 from alo185.tickets.queries import create_ticket
+from ivr.default import pbx_queues
 from queue_manager.screenpop import CHANNEL_PREFIX
+
+
+def _busy_with(live: dict, uniqueid: str) -> bool:
+    operators = live.get("temizlik", {}).get("operators", {}).values()
+    return any(o["call"] == uniqueid and o["state"] in ("ringing", "on_call") for o in operators)
 
 
 def test_a_ringing_operator_gets_the_callers_pop(stack: Stack) -> None:
@@ -31,6 +37,11 @@ def test_a_ringing_operator_gets_the_callers_pop(stack: Stack) -> None:
                 pop = data if data["uniqueid"] == uniqueid else None
         assert pop is not None, f"no screen-pop for {uniqueid}; events: {stack.events(uniqueid)}"
         received = time.time()
+        # The live state has the operator with this call (ringing, or already talking).
+        redis = bus.connect(stack.settings.redis_connection_url)
+        assert procs.wait_until(lambda: _busy_with(json.loads(redis.get(bus.LIVE_QUEUES) or "{}"), uniqueid), 3)
+        live = json.loads(redis.get(bus.LIVE_QUEUES))
+        assert set(pbx_queues()) <= set(live)  # rebuilt from QueueStatus when the queue manager connected
     finally:
         pubsub.close()
     assert pop["member"].startswith(SIM_OPERATOR_NAME) and pop["queue"] == "temizlik"

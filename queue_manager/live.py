@@ -1,0 +1,159 @@
+"""Live queue state from AMI: callers waiting and operators by state, per queue.
+
+Pure: events in, a snapshot out. The queue manager rebuilds it from ``QueueStatus`` whenever it
+(re)connects, so nothing stale survives an Asterisk restart, then keeps it current from events.
+Operator states: available, ringing, on_call, paused (with reason), unavailable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# QueueMemberStatus "Status" (ast_device_state) -> our word; paused wins over all.
+DEVICE_STATE = {"1": "available", "2": "on_call", "3": "on_call", "6": "ringing", "7": "on_call", "8": "on_call"}
+LIVE_EVENTS = (
+    "QueueCallerJoin",
+    "QueueCallerLeave",
+    "QueueCallerAbandon",
+    "AgentCalled",
+    "AgentConnect",
+    "AgentComplete",
+    "AgentRingNoAnswer",
+    "QueueMemberStatus",
+    "QueueMemberAdded",
+    "QueueMemberRemoved",
+    "QueueMemberPause",
+)
+
+
+def _get(ev: Mapping[str, Any], name: str, default: str = "") -> str:
+    value = ev.get(name, default)
+    return str(value[0] if isinstance(value, list) and value else value)
+
+
+def _ts(ev: Mapping[str, Any], now: float) -> float:
+    try:
+        return float(_get(ev, "Timestamp"))
+    except ValueError:
+        return now
+
+
+@dataclass
+class Member:
+    name: str
+    state: str = "available"
+    since: float = 0.0
+    reason: str = ""
+    call: str = ""  # the caller's uniqueid while ringing or on a call
+    caller: str = ""
+
+
+@dataclass
+class Queue:
+    callers: dict[str, dict[str, Any]] = field(default_factory=dict)  # uniqueid -> caller, joined
+    members: dict[str, Member] = field(default_factory=dict)  # interface -> member
+
+
+class LiveState:
+    def __init__(self) -> None:
+        self.queues: dict[str, Queue] = {}
+
+    def _queue(self, name: str) -> Queue:
+        return self.queues.setdefault(name, Queue())
+
+    def _member(self, ev: Mapping[str, Any], now: float) -> Member:
+        queue = self._queue(_get(ev, "Queue"))
+        interface = _get(ev, "Interface") or _get(ev, "StateInterface")
+        member = queue.members.get(interface)
+        if member is None:
+            member = queue.members[interface] = Member(_get(ev, "MemberName") or interface, since=_ts(ev, now))
+        return member
+
+    def _set(self, member: Member, state: str, at: float, call: str = "", caller: str = "") -> None:
+        if member.state != state:
+            member.state, member.since = state, at
+        member.call, member.caller = call, caller
+
+    def apply(self, ev: Mapping[str, Any], now: float) -> bool:
+        """Fold one AMI event in; True if the state changed."""
+        name, at = _get(ev, "Event"), _ts(ev, now)
+        if name == "QueueCallerJoin":
+            caller = {"caller": _get(ev, "CallerIDNum"), "joined": at, "position": _get(ev, "Position")}
+            self._queue(_get(ev, "Queue")).callers[_get(ev, "Uniqueid")] = caller
+        elif name in ("QueueCallerLeave", "QueueCallerAbandon"):
+            self._queue(_get(ev, "Queue")).callers.pop(_get(ev, "Uniqueid"), None)
+        elif name == "AgentCalled":
+            self._set(self._member(ev, now), "ringing", at, _get(ev, "Uniqueid"), _get(ev, "CallerIDNum"))
+        elif name == "AgentConnect":
+            self._set(self._member(ev, now), "on_call", at, _get(ev, "Uniqueid"), _get(ev, "CallerIDNum"))
+        elif name in ("AgentComplete", "AgentRingNoAnswer"):
+            member = self._member(ev, now)
+            if member.state != "paused":
+                self._set(member, "available", at)
+        elif name in ("QueueMemberStatus", "QueueMemberAdded", "QueueMemberPause"):
+            self._member_status(ev, at, now)
+        elif name == "QueueMemberRemoved":
+            self._queue(_get(ev, "Queue")).members.pop(_get(ev, "Interface"), None)
+        else:
+            return False
+        return True
+
+    def _member_status(self, ev: Mapping[str, Any], at: float, now: float) -> None:
+        member = self._member(ev, now)
+        member.name = _get(ev, "MemberName") or member.name
+        if _get(ev, "Paused") == "1":
+            self._set(member, "paused", at, member.call, member.caller)
+            member.reason = _get(ev, "PausedReason") or _get(ev, "Reason")
+            return
+        member.reason = ""
+        state = DEVICE_STATE.get(_get(ev, "Status"), "unavailable")
+        keep_call = state in ("ringing", "on_call")
+        self._set(member, state, at, member.call if keep_call else "", member.caller if keep_call else "")
+
+    def resync(self, replies: Iterable[Mapping[str, Any]], now: float) -> None:
+        """Start over from a ``QueueStatus`` reply (QueueParams, QueueMember, QueueEntry events)."""
+        self.queues = {}
+        for ev in replies:
+            kind = _get(ev, "Event")
+            if kind == "QueueParams":
+                self._queue(_get(ev, "Queue"))
+            elif kind == "QueueMember":
+                self._member_status({**ev, "Event": "QueueMemberStatus", "MemberName": _get(ev, "Name")}, now, now)
+            elif kind == "QueueEntry":
+                waited = float(_get(ev, "Wait") or 0)
+                self._queue(_get(ev, "Queue")).callers[_get(ev, "Uniqueid")] = {
+                    "caller": _get(ev, "CallerIDNum"),
+                    "joined": now - waited,
+                    "position": _get(ev, "Position"),
+                }
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        out = {}
+        for name, queue in sorted(self.queues.items()):
+            waits = [now - c["joined"] for c in queue.callers.values()]
+            states: dict[str, int] = {}
+            for member in queue.members.values():
+                states[member.state] = states.get(member.state, 0) + 1
+            out[name] = {
+                "waiting": len(queue.callers),
+                "longest_wait_s": round(max(waits), 1) if waits else 0.0,
+                "callers": [
+                    {"uniqueid": u, "caller": c["caller"], "wait_s": round(now - c["joined"], 1)}
+                    for u, c in sorted(queue.callers.items(), key=lambda kv: kv[1]["joined"])
+                ],
+                "operators": {
+                    interface: {
+                        "name": m.name,
+                        "state": m.state,
+                        "in_state_s": round(max(0.0, now - m.since), 1),
+                        "reason": m.reason,
+                        "call": m.call,
+                        "caller": m.caller,
+                    }
+                    for interface, m in sorted(queue.members.items())
+                },
+                "by_state": states,
+            }
+        return out
