@@ -46,7 +46,8 @@ def private_cluster() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    options = f"-p {port} -k {base} -h 127.0.0.1 -F"
+    # Room for a test session's many short-lived databases, each with its own connection pool.
+    options = f"-p {port} -k {base} -h 127.0.0.1 -F -c max_connections=300"
     ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "server.log")]
     subprocess.run(_as_postgres([*ctl, "-o", options, "-w", "start"]), check=True, capture_output=True)
     try:

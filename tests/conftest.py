@@ -34,9 +34,11 @@ def new_database(request: pytest.FixtureRequest, directory: Path) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty, migrated database of each kind."""
-    return new_database(request, tmp_path)
+    url = new_database(request, tmp_path)
+    yield url
+    db.engine_for(url).dispose()  # its pooled connections would otherwise pile up on the shared server
 
 
 @pytest.fixture
