@@ -12,8 +12,9 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from admin import context
 from admin.api.openapi import document
 from alo185 import links
 from alo185.channels import api_keys
@@ -35,16 +36,12 @@ def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
     return jsonify(error=str(exc)), exc.status
 
 
-def _sessions() -> sessionmaker[Session]:
-    return current_app.extensions["alo185.sessions"]
-
-
 def authorized(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         header = request.headers.get("Authorization", "")
         key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-        with _sessions()() as s:
+        with context.sessions()() as s:
             g.api_client = api_keys.holder(s, key)
         if g.api_client is None:
             raise ApiError(401, "a valid API key is required: Authorization: Bearer <key>")
@@ -83,7 +80,7 @@ def openapi():  # type: ignore[no-untyped-def]
 @bp.get("/categories")
 @authorized
 def categories():  # type: ignore[no-untyped-def]
-    with _sessions()() as s:
+    with context.sessions()() as s:
         rows = s.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.code))
         return jsonify([{"code": c.code, "name": c.name, "in_jurisdiction": c.in_jurisdiction} for c in rows])
 
@@ -100,7 +97,7 @@ def create():  # type: ignore[no-untyped-def]
     channel = str(body.get("channel", "web"))
     if channel not in {c.value for c in Channel}:
         raise ApiError(400, f"unknown channel {channel!r}")
-    with _sessions().begin() as s:
+    with context.sessions().begin() as s:
         try:
             with s.begin_nested():
                 ticket = queries.create_ticket(
@@ -123,7 +120,7 @@ def create():  # type: ignore[no-untyped-def]
 @bp.get("/tickets/<number>")
 @authorized
 def get_ticket(number: str):  # type: ignore[no-untyped-def]
-    with _sessions()() as s:
+    with context.sessions()() as s:
         ticket = queries.find_by_number(s, number)
         if ticket is None:
             raise ApiError(404, f"no ticket {number}")
@@ -140,5 +137,5 @@ def find_tickets():  # type: ignore[no-untyped-def]
         limit = max(1, min(int(request.args.get("limit", 50)), MAX_LIMIT))
     except ValueError as exc:
         raise ApiError(400, "limit is a number") from exc
-    with _sessions()() as s:
+    with context.sessions()() as s:
         return jsonify([_ticket_json(s, t) for t in search.search(s, q, limit=limit)])

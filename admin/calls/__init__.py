@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template, request
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
+from admin import context
 from alo185.models import CallRecord
 from alo185.phone import mask
 
@@ -14,7 +14,7 @@ PAGE_SIZE = 100
 
 
 def _recent(limit: int) -> list[CallRecord]:
-    sessions: sessionmaker[Session] = current_app.extensions["alo185.sessions"]
+    sessions = context.sessions()
     with sessions() as session:
         query = select(CallRecord).order_by(CallRecord.started_at.desc().nulls_last(), CallRecord.id.desc())
         return list(session.scalars(query.limit(limit)))

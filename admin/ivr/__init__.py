@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
+from admin import context
 from alo185.models import Announcement, MenuVersion, PromptRecording
 from alo185.pbx import Pbx
 from ivr import versions
@@ -23,18 +23,9 @@ TZ = ZoneInfo("Europe/Istanbul")
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 
-def _sessions() -> sessionmaker[Session]:
-    return current_app.extensions["alo185.sessions"]
-
-
-def _user() -> str:
-    # Until staff log in, the admin runs on loopback and changes are attributed to "admin".
-    return request.headers.get("X-Alo185-User", "admin")[:64]
-
-
 @bp.get("/menu")
 def menu():  # type: ignore[no-untyped-def]
-    with _sessions().begin() as s:
+    with context.sessions().begin() as s:
         live = versions.ensure_seeded(s)
         history = versions.history(s)
         return render_template(
@@ -44,7 +35,7 @@ def menu():  # type: ignore[no-untyped-def]
 
 @bp.get("/menu/<int:version_id>")
 def version(version_id: int):  # type: ignore[no-untyped-def]
-    with _sessions()() as s:
+    with context.sessions()() as s:
         row = s.get(MenuVersion, version_id)
         if row is None:
             abort(404)
@@ -55,13 +46,13 @@ def version(version_id: int):  # type: ignore[no-untyped-def]
 def check_or_publish():  # type: ignore[no-untyped-def]
     text = request.form.get("yaml", "")
     publish = request.form.get("action") == "publish"
-    with _sessions().begin() as s:
+    with context.sessions().begin() as s:
         live = versions.ensure_seeded(s)
         try:
             tree = versions.check(text)
             if publish:
                 _render_prompts(tree)
-                row = versions.publish(s, text, by=_user(), note=request.form.get("note", ""))
+                row = versions.publish(s, text, by=context.user(), note=request.form.get("note", ""))
                 flash(f"Sürüm {row.id} yayımlandı; yeni çağrılar bu menüyü duyar.", "ok")
                 return redirect(url_for("ivr.menu"))
             flash("Menü geçerli. Yayımlamak için 'Yayımla'ya basınız.", "ok")
@@ -102,12 +93,12 @@ def upload_prompt():  # type: ignore[no-untyped-def]
     except subprocess.CalledProcessError:
         flash("Ses dosyası okunamadı (WAV, MP3 veya OGG yükleyiniz).", "error")
         return redirect(url_for("ivr.menu")), 303
-    with _sessions().begin() as s:
+    with context.sessions().begin() as s:
         row = s.scalars(
             select(PromptRecording).where(PromptRecording.prompt == prompt_id, PromptRecording.lang == lang)
         ).first()
         row = row or PromptRecording(prompt=prompt_id, lang=lang)
-        row.file_name, row.uploaded_by, row.uploaded_at = target.name, _user(), datetime.now(UTC)
+        row.file_name, row.uploaded_by, row.uploaded_at = target.name, context.user(), datetime.now(UTC)
         s.add(row)
     flash(f"'{prompt_id}' ({lang}) için kayıt yüklendi; metin okuması yerine çalınacak.", "ok")
     return redirect(url_for("ivr.menu")), 303
@@ -129,7 +120,7 @@ def _convert(data: bytes, target: Path) -> None:
 
 @bp.get("/announcements")
 def announcements():  # type: ignore[no-untyped-def]
-    with _sessions()() as s:
+    with context.sessions()() as s:
         rows = s.scalars(select(Announcement).order_by(Announcement.starts_at.desc())).all()
         return render_template("ivr/announcements.html", rows=rows, tz=TZ, errors=[], form={})
 
@@ -154,7 +145,7 @@ def add_announcement():  # type: ignore[no-untyped-def]
         errors.append("Başlangıç ve bitiş zamanını giriniz.")
     if not form.get("text_tr", "").strip():
         errors.append("Türkçe metin zorunludur.")
-    with _sessions().begin() as s:
+    with context.sessions().begin() as s:
         if errors:
             rows = s.scalars(select(Announcement).order_by(Announcement.starts_at.desc())).all()
             return render_template("ivr/announcements.html", rows=rows, tz=TZ, errors=errors, form=form), 400
@@ -168,7 +159,7 @@ def add_announcement():  # type: ignore[no-untyped-def]
                 districts=_names(form.get("districts", "")),
                 mahalles=_names(form.get("mahalles", "")),
                 active=True,
-                created_by=_user(),
+                created_by=context.user(),
             )
         )
     flash("Duyuru kaydedildi.", "ok")
@@ -177,7 +168,7 @@ def add_announcement():  # type: ignore[no-untyped-def]
 
 @bp.post("/announcements/<int:ann_id>/end")
 def end_announcement(ann_id: int):  # type: ignore[no-untyped-def]
-    with _sessions().begin() as s:
+    with context.sessions().begin() as s:
         row = s.get(Announcement, ann_id)
         if row is None:
             abort(404)

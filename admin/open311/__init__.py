@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from admin import context
 from alo185.channels import api_keys, open311
 from alo185.channels.open311 import Open311Error
 
@@ -17,7 +18,7 @@ FORMATS = ("json", "xml")
 
 
 def _reply(root: str, fmt: str, produce: Callable[[Session], Any], write: bool = False) -> Response:
-    sessions: sessionmaker[Session] = current_app.extensions["alo185.sessions"]
+    sessions = context.sessions()
     try:
         if fmt not in FORMATS:
             raise Open311Error(404, f"format {fmt!r}: use .json or .xml")

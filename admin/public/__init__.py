@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 import redis
 from flask import Blueprint, abort, current_app, render_template, request
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from alo185 import bus, links, surveys
+from admin import context
+from alo185 import links, surveys
 from alo185.models import Category, District, Redirect, Ticket, TicketHistory, TicketStatus
 from alo185.phone import normalize
 from alo185.tickets import queries, workflow
@@ -27,9 +28,7 @@ REQUESTS_PER_MINUTE = 30
 
 @bp.before_request
 def _rate_limit() -> None:
-    client = current_app.extensions.get("alo185.redis")
-    if client is None:
-        client = current_app.extensions["alo185.redis"] = bus.connect(current_app.config["ALO185"].redis_connection_url)
+    client = context.redis_client()
     key = f"alo185:ratelimit:public:{request.remote_addr}:{int(time.time() // 60)}"
     try:
         count = client.incr(key)
@@ -79,7 +78,7 @@ def _institution(session: Session, ticket: Ticket) -> str:
 
 @bp.route("/takip/<link_token>", methods=["GET", "POST"])
 def track(link_token: str):  # type: ignore[no-untyped-def]
-    sessions: sessionmaker[Session] = current_app.extensions["alo185.sessions"]
+    sessions = context.sessions()
     error, status = "", 200
     window = current_app.config["ALO185"].reopen_window
     with sessions.begin() as s:
@@ -109,7 +108,7 @@ def track(link_token: str):  # type: ignore[no-untyped-def]
 
 @bp.route("/anket/<link_token>", methods=["GET", "POST"])
 def survey(link_token: str):  # type: ignore[no-untyped-def]
-    sessions: sessionmaker[Session] = current_app.extensions["alo185.sessions"]
+    sessions = context.sessions()
     with sessions.begin() as s:
         ticket = _ticket_for(s, "survey", link_token)
         if request.method == "GET":
@@ -154,7 +153,7 @@ def _form_errors(form: dict[str, str], consent: bool) -> list[str]:
 @bp.route("/basvuru", methods=["GET", "POST"])
 def web_form():  # type: ignore[no-untyped-def]
     """The citizens' web form: a ticket with channel ``web``, then its number and tracking link."""
-    sessions: sessionmaker[Session] = current_app.extensions["alo185.sessions"]
+    sessions = context.sessions()
     form = {name: request.form.get(name, "").strip() for name in FORM_FIELDS}
     with sessions.begin() as s:
         choices = _form_choices(s)

@@ -9,28 +9,25 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from flask import Blueprint, Response, jsonify, request, stream_with_context
 
+from admin import context
 from alo185 import bus
 
 bp = Blueprint("queues", __name__)
 KEEPALIVE_S = 15.0
 
 
-def _redis():  # type: ignore[no-untyped-def]
-    return bus.connect(current_app.config["ALO185"].redis_connection_url)
-
-
 @bp.get("/api/queues/live")
 def live():  # type: ignore[no-untyped-def]
-    raw = _redis().get(bus.LIVE_QUEUES)
+    raw = context.redis_client().get(bus.LIVE_QUEUES)
     return jsonify(json.loads(raw) if raw else {})
 
 
 @bp.get("/api/queues/stream")
 def stream() -> Response:
     """``text/event-stream``: the current snapshot, then each new one (``?max=N`` ends after N, for tests)."""
-    client = _redis()
+    client = context.redis_client()
     limit = request.args.get("max", type=int)
 
     def events() -> Iterator[str]:

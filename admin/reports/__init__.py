@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
-from sqlalchemy.orm import Session, sessionmaker
+from flask import Blueprint, abort, jsonify, render_template, request
 
+from admin import context
 from alo185.phone import mask
 from alo185.reports import survey
 
@@ -35,7 +35,7 @@ def survey_report():  # type: ignore[no-untyped-def]
     by = request.args.get("by", "")
     if by and by not in survey.DIMENSIONS:
         abort(400, f"'by' is one of {', '.join(survey.DIMENSIONS)}")
-    sessions: sessionmaker[Session] = current_app.extensions["alo185.sessions"]
+    sessions = context.sessions()
     with sessions() as s:
         total = survey.survey_table(s, start, end)
         groups = survey.survey_by(s, start, end, by) if by else {}

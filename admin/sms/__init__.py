@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
+from admin import context
 from alo185.models import SmsMessage, SmsTemplate
 from alo185.phone import mask
 from alo185.sms import templates
@@ -13,20 +13,16 @@ from alo185.sms import templates
 bp = Blueprint("sms", __name__, url_prefix="/sms", template_folder="templates")
 
 
-def _sessions() -> sessionmaker[Session]:
-    return current_app.extensions["alo185.sessions"]
-
-
 @bp.get("/")
 def outbox():  # type: ignore[no-untyped-def]
-    with _sessions()() as s:
+    with context.sessions()() as s:
         rows = list(s.scalars(select(SmsMessage).order_by(SmsMessage.id.desc()).limit(200)))
         return render_template("sms/outbox.html", rows=rows, mask=mask)
 
 
 @bp.get("/templates")
 def edit_templates():  # type: ignore[no-untyped-def]
-    with _sessions().begin() as s:
+    with context.sessions().begin() as s:
         templates.seed(s)
         rows = {t.code: t.text for t in s.scalars(select(SmsTemplate))}
     fields = {code: sorted(f for f in allowed) for code, (_t, allowed) in templates.DEFAULTS.items()}
@@ -35,9 +31,9 @@ def edit_templates():  # type: ignore[no-untyped-def]
 
 @bp.post("/templates/<code>")
 def save_template(code: str):  # type: ignore[no-untyped-def]
-    user = request.headers.get("X-Alo185-User", "admin")[:64]
+    user = context.user()
     try:
-        with _sessions().begin() as s:
+        with context.sessions().begin() as s:
             templates.save(s, code, request.form.get("text", ""), by=user)
     except templates.TemplateError as exc:
         flash(f"{code}: {exc}", "error")

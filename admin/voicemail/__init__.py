@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
+from admin import context
 from alo185.models import Category, Ticket, Voicemail
 from alo185.phone import mask
 from alo185.tickets.queries import recategorize
@@ -14,13 +14,9 @@ bp = Blueprint("voicemail", __name__, template_folder="templates")
 PAGE_SIZE = 100
 
 
-def _sessions() -> sessionmaker[Session]:
-    return current_app.extensions["alo185.sessions"]
-
-
 @bp.get("/voicemails")
 def list_voicemails():  # type: ignore[no-untyped-def]
-    with _sessions()() as s:
+    with context.sessions()() as s:
         rows = s.execute(
             select(Voicemail, Ticket)
             .outerjoin(Ticket, Ticket.id == Voicemail.ticket_id)
@@ -37,7 +33,7 @@ def list_voicemails():  # type: ignore[no-untyped-def]
 @bp.get("/voicemails/<int:vm_id>/audio")
 def audio(vm_id: int):  # type: ignore[no-untyped-def]
     root = current_app.config["ALO185"].voicemail_path.resolve()
-    with _sessions()() as s:
+    with context.sessions()() as s:
         vm = s.get(Voicemail, vm_id)
         if vm is None:
             abort(404)
@@ -50,8 +46,8 @@ def audio(vm_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/voicemails/<int:vm_id>/category")
 def set_category(vm_id: int):  # type: ignore[no-untyped-def]
     code = request.form.get("category", "")
-    user = request.headers.get("X-Alo185-User", "admin")[:64]
-    with _sessions().begin() as s:
+    user = context.user()
+    with context.sessions().begin() as s:
         vm = s.get(Voicemail, vm_id)
         ticket = s.get(Ticket, vm.ticket_id) if vm is not None and vm.ticket_id else None
         if ticket is None:

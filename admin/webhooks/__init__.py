@@ -6,8 +6,8 @@ import json
 import logging
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
-from sqlalchemy.orm import Session, sessionmaker
 
+from admin import context
 from alo185.channels import whatsapp
 from alo185.voicemail.categorize import DEFAULT_RULES, RulesFile
 
@@ -47,7 +47,7 @@ def whatsapp_messages():  # type: ignore[no-untyped-def]
     rules_file = current_app.extensions.setdefault(
         "alo185.rules", RulesFile(current_app.config["ALO185"].voicemail_rules or DEFAULT_RULES)
     )
-    sessions: sessionmaker[Session] = current_app.extensions["alo185.sessions"]
+    sessions = context.sessions()
     with sessions.begin() as s:  # all of a notification or none of it: Meta delivers it again
         rows = [whatsapp.handle(s, message, rules_file.get()) for message in messages]
         result = [{"id": r.external_id, "action": r.action, "ticket_id": r.ticket_id} for r in rows]
