@@ -17,15 +17,25 @@ def _num(value: Any) -> float | None:
         return None
 
 
+def first(ev: AmiEvent, name: str, default: Any = None) -> Any:
+    """A header's value; its first when the header repeats (panoramisk makes it a list)."""
+    value = ev.get(name, default)
+    return value[0] if isinstance(value, list) and value else value
+
+
+def header(ev: AmiEvent, name: str) -> str:
+    """A header as text, '' when absent."""
+    return str(first(ev, name, ""))
+
+
 class _Fields:
-    """Header access that takes the first value when a header repeats (panoramisk makes it a list)."""
+    """Header access for the translators (``first`` of each header)."""
 
     def __init__(self, ev: AmiEvent) -> None:
         self._ev = ev
 
     def get(self, name: str, default: Any = None) -> Any:
-        value = self._ev.get(name, default)
-        return value[0] if isinstance(value, list) and value else value
+        return first(self._ev, name, default)
 
 
 def _base(kind: str, ev: _Fields) -> dict[str, Any]:

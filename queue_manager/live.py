@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from queue_manager.events import header
+
 # QueueMemberStatus "Status" (ast_device_state) -> our word; paused wins over all.
 DEVICE_STATE = {"1": "available", "2": "on_call", "3": "on_call", "6": "ringing", "7": "on_call", "8": "on_call"}
 LIVE_EVENTS = (
@@ -28,14 +30,9 @@ LIVE_EVENTS = (
 )
 
 
-def _get(ev: Mapping[str, Any], name: str, default: str = "") -> str:
-    value = ev.get(name, default)
-    return str(value[0] if isinstance(value, list) and value else value)
-
-
 def _ts(ev: Mapping[str, Any], now: float) -> float:
     try:
-        return float(_get(ev, "Timestamp"))
+        return float(header(ev, "Timestamp"))
     except ValueError:
         return now
 
@@ -64,11 +61,11 @@ class LiveState:
         return self.queues.setdefault(name, Queue())
 
     def _member(self, ev: Mapping[str, Any], now: float) -> Member:
-        queue = self._queue(_get(ev, "Queue"))
-        interface = _get(ev, "Interface") or _get(ev, "StateInterface")
+        queue = self._queue(header(ev, "Queue"))
+        interface = header(ev, "Interface") or header(ev, "StateInterface")
         member = queue.members.get(interface)
         if member is None:
-            member = queue.members[interface] = Member(_get(ev, "MemberName") or interface, since=_ts(ev, now))
+            member = queue.members[interface] = Member(header(ev, "MemberName") or interface, since=_ts(ev, now))
         return member
 
     def _set(self, member: Member, state: str, at: float, call: str = "", caller: str = "") -> None:
@@ -78,16 +75,16 @@ class LiveState:
 
     def apply(self, ev: Mapping[str, Any], now: float) -> bool:
         """Fold one AMI event in; True if the state changed."""
-        name, at = _get(ev, "Event"), _ts(ev, now)
+        name, at = header(ev, "Event"), _ts(ev, now)
         if name == "QueueCallerJoin":
-            caller = {"caller": _get(ev, "CallerIDNum"), "joined": at, "position": _get(ev, "Position")}
-            self._queue(_get(ev, "Queue")).callers[_get(ev, "Uniqueid")] = caller
+            caller = {"caller": header(ev, "CallerIDNum"), "joined": at, "position": header(ev, "Position")}
+            self._queue(header(ev, "Queue")).callers[header(ev, "Uniqueid")] = caller
         elif name in ("QueueCallerLeave", "QueueCallerAbandon"):
-            self._queue(_get(ev, "Queue")).callers.pop(_get(ev, "Uniqueid"), None)
+            self._queue(header(ev, "Queue")).callers.pop(header(ev, "Uniqueid"), None)
         elif name == "AgentCalled":
-            self._set(self._member(ev, now), "ringing", at, _get(ev, "Uniqueid"), _get(ev, "CallerIDNum"))
+            self._set(self._member(ev, now), "ringing", at, header(ev, "Uniqueid"), header(ev, "CallerIDNum"))
         elif name == "AgentConnect":
-            self._set(self._member(ev, now), "on_call", at, _get(ev, "Uniqueid"), _get(ev, "CallerIDNum"))
+            self._set(self._member(ev, now), "on_call", at, header(ev, "Uniqueid"), header(ev, "CallerIDNum"))
         elif name in ("AgentComplete", "AgentRingNoAnswer"):
             member = self._member(ev, now)
             if member.state != "paused":
@@ -95,20 +92,20 @@ class LiveState:
         elif name in ("QueueMemberStatus", "QueueMemberAdded", "QueueMemberPause"):
             self._member_status(ev, at, now)
         elif name == "QueueMemberRemoved":
-            self._queue(_get(ev, "Queue")).members.pop(_get(ev, "Interface"), None)
+            self._queue(header(ev, "Queue")).members.pop(header(ev, "Interface"), None)
         else:
             return False
         return True
 
     def _member_status(self, ev: Mapping[str, Any], at: float, now: float) -> None:
         member = self._member(ev, now)
-        member.name = _get(ev, "MemberName") or member.name
-        if _get(ev, "Paused") == "1":
+        member.name = header(ev, "MemberName") or member.name
+        if header(ev, "Paused") == "1":
             self._set(member, "paused", at, member.call, member.caller)
-            member.reason = _get(ev, "PausedReason") or _get(ev, "Reason")
+            member.reason = header(ev, "PausedReason") or header(ev, "Reason")
             return
         member.reason = ""
-        state = DEVICE_STATE.get(_get(ev, "Status"), "unavailable")
+        state = DEVICE_STATE.get(header(ev, "Status"), "unavailable")
         keep_call = state in ("ringing", "on_call")
         self._set(member, state, at, member.call if keep_call else "", member.caller if keep_call else "")
 
@@ -116,17 +113,17 @@ class LiveState:
         """Start over from a ``QueueStatus`` reply (QueueParams, QueueMember, QueueEntry events)."""
         self.queues = {}
         for ev in replies:
-            kind = _get(ev, "Event")
+            kind = header(ev, "Event")
             if kind == "QueueParams":
-                self._queue(_get(ev, "Queue"))
+                self._queue(header(ev, "Queue"))
             elif kind == "QueueMember":
-                self._member_status({**ev, "Event": "QueueMemberStatus", "MemberName": _get(ev, "Name")}, now, now)
+                self._member_status({**ev, "Event": "QueueMemberStatus", "MemberName": header(ev, "Name")}, now, now)
             elif kind == "QueueEntry":
-                waited = float(_get(ev, "Wait") or 0)
-                self._queue(_get(ev, "Queue")).callers[_get(ev, "Uniqueid")] = {
-                    "caller": _get(ev, "CallerIDNum"),
+                waited = float(header(ev, "Wait") or 0)
+                self._queue(header(ev, "Queue")).callers[header(ev, "Uniqueid")] = {
+                    "caller": header(ev, "CallerIDNum"),
                     "joined": now - waited,
-                    "position": _get(ev, "Position"),
+                    "position": header(ev, "Position"),
                 }
 
     def snapshot(self, now: float) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from alo185.models import Citizen, PlatformRole, Ticket
 from alo185.phone import mask, normalize
 from alo185.tickets import queries
+from queue_manager.events import header
 
 CHANNEL_PREFIX = "alo185:screenpop:"
 RECENT = 5
@@ -39,22 +40,17 @@ def channel_variables(event: Mapping[str, Any]) -> dict[str, str]:
     return values
 
 
-def _first(event: Mapping[str, Any], name: str) -> str:
-    value = event.get(name, "")
-    return str(value[0] if isinstance(value, list) and value else value)
-
-
 def from_agent_called(event: Mapping[str, Any], joined_at: float | None, now: float) -> dict[str, Any]:
     """What AMI tells us: the call, the member rung, the IVR's variables, the wait so far."""
     variables = channel_variables(event)
-    caller = normalize(_first(event, "CallerIDNum")) or ""
-    ts = float(_first(event, "Timestamp") or now)
+    caller = normalize(header(event, "CallerIDNum")) or ""
+    ts = float(header(event, "Timestamp") or now)
     return {
         "type": "screenpop",
-        "uniqueid": _first(event, "Uniqueid"),
-        "queue": _first(event, "Queue"),
-        "member": _first(event, "MemberName") or _first(event, "Interface"),
-        "interface": _first(event, "Interface"),
+        "uniqueid": header(event, "Uniqueid"),
+        "queue": header(event, "Queue"),
+        "member": header(event, "MemberName") or header(event, "Interface"),
+        "interface": header(event, "Interface"),
         "caller": caller,
         "caller_masked": mask(caller) if caller else "",
         "ivr_path": variables.get("ALO185_IVR_PATH", ""),

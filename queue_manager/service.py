@@ -15,7 +15,7 @@ from panoramisk import Manager
 from alo185 import ami, bus, db
 from alo185.settings import Settings
 from queue_manager import screenpop
-from queue_manager.events import TRANSLATORS, translate
+from queue_manager.events import TRANSLATORS, header, translate
 from queue_manager.live import LIVE_EVENTS, LiveState
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,8 @@ class QueueManager:
 
     def on_agent_called(self, _manager: Manager, message: object) -> None:
         """An operator's phone rings: the screen-pop goes out from a task of its own."""
-        pop = screenpop.from_agent_called(message, self.joined_at.get(str(message.get("Uniqueid"))), time.time())  # type: ignore[attr-defined]
+        joined = self.joined_at.get(header(message, "Uniqueid"))  # type: ignore[arg-type]
+        pop = screenpop.from_agent_called(message, joined, time.time())  # type: ignore[arg-type]
         if not pop["member"]:
             return
         task = asyncio.get_running_loop().create_task(self._publish_pop(pop))
