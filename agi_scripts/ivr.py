@@ -6,10 +6,10 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +22,7 @@ from ivr.versions import LiveTree
 
 log = logging.getLogger(__name__)
 ALL_KEYS = "0123456789*#"
+T = TypeVar("T")
 
 
 class Channel(Protocol):
@@ -112,6 +113,16 @@ class Runner:
             log.exception("could not publish %s for call %s", fields.get("type"), self.uniqueid)
 
 
+async def drive(flow: Generator[Any, Any, T], execute: Callable[[Any], Awaitable[Any]]) -> T:
+    """Run a call flow (a generator like ``engine.run_call``): execute each command it yields, answer it."""
+    try:
+        cmd = next(flow)
+        while True:
+            cmd = flow.send(await execute(cmd))
+    except StopIteration as stop:
+        return stop.value
+
+
 async def run(agi: Channel, deps: IvrDeps) -> None:
     uniqueid = agi.env.get("agi_uniqueid", "")
     caller = normalize(agi.env_get("agi_callerid")) or ""
@@ -120,11 +131,7 @@ async def run(agi: Channel, deps: IvrDeps) -> None:
     version, tree = deps.trees.get(deps.sessions.begin)
     flow = engine.run_call(tree, deps.services, caller, deps.clock())
     try:
-        cmd = next(flow)
-        while True:
-            cmd = flow.send(await runner.execute(cmd))
-    except StopIteration as stop:
-        outcome: engine.Outcome = stop.value
+        outcome: engine.Outcome = await drive(flow, runner.execute)
     except AGIHangup:
         runner.publish({"type": "ivr", "caller": caller, "hangup": True, "menu_version": version})
         raise

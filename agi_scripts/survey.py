@@ -12,13 +12,14 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import redis
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from agi_scripts.agi import quote
-from agi_scripts.ivr import Channel, IvrDeps, Runner
+from agi_scripts.ivr import Channel, IvrDeps, Runner, drive
 from agi_scripts.session import AGIHangup
 from alo185.models import SurveyAnswer, SurveyOptOut
 from alo185.phone import normalize
@@ -66,17 +67,17 @@ async def run(agi: Channel, deps: SurveyDeps) -> None:
     comment = deps.dirs.recording / spool.file_stem(uniqueid, "comment")
     flow = survey.run_survey(lang if lang in ("tr", "en", "ar") else "tr")
     answer: int | None = None
+
+    async def execute(cmd: Any) -> Any:
+        nonlocal answer
+        if isinstance(cmd, survey.RecordComment):
+            return await _record(agi, deps, comment, cmd.max_s)
+        result = await runner.execute(cmd)
+        answer = survey.ANSWERS.get(result, answer) if isinstance(result, str) else answer
+        return result
+
     try:
-        cmd = next(flow)
-        while True:
-            if isinstance(cmd, survey.RecordComment):
-                result = await _record(agi, deps, comment, cmd.max_s)
-            else:
-                result = await runner.execute(cmd)
-                answer = survey.ANSWERS.get(result, answer) if isinstance(result, str) else answer
-            cmd = flow.send(result)
-    except StopIteration as stop:
-        outcome: survey.SurveyResult = stop.value
+        outcome: survey.SurveyResult = await drive(flow, execute)
     except AGIHangup:
         # Hung up after answering (while commenting, or during the thanks): the answer counts.
         said = _wav(comment).exists()
