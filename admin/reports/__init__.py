@@ -37,9 +37,10 @@ def survey_report():  # type: ignore[no-untyped-def]
         abort(400, f"'by' is one of {', '.join(survey.DIMENSIONS)}")
     sessions = context.sessions()
     with sessions() as s:
-        total = survey.survey_table(s, start, end)
-        groups = survey.survey_by(s, start, end, by) if by else {}
-        trend = survey.survey_trend(s, start, end)
+        rows = survey.answers(s, start, end)
+        total = survey.table(rows)
+        groups = survey.by(rows, by) if by else {}
+        trend = survey.trend(rows, start)
         comments = survey.comments(s, start, end)
     if request.args.get("format") == "json":
         return jsonify(

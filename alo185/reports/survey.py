@@ -10,8 +10,10 @@ answers to one decimal, "satisfied" to a whole percent, as İnegöl publishes th
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -72,8 +74,11 @@ def _cut_pct(part: int, whole: int, decimals: int) -> float:
     return (100 * scale * part // whole) / scale
 
 
-def _rows(session: Session, start: datetime, end: datetime):  # type: ignore[no-untyped-def]
-    """(answer, offered_at, operator, queue, channel, directorate) for surveys offered in [start, end)."""
+def answers(session: Session, start: datetime, end: datetime) -> list[Any]:
+    """(answer, offered_at, operator, queue, channel, directorate) for surveys offered in [start, end).
+
+    Read once per report; ``table``, ``by`` and ``trend`` work on these rows.
+    """
     ticket = or_(
         Ticket.id == SurveyAnswer.ticket_id,
         and_(SurveyAnswer.ticket_id.is_(None), Ticket.call_uniqueid == SurveyAnswer.uniqueid),
@@ -91,31 +96,31 @@ def _rows(session: Session, start: datetime, end: datetime):  # type: ignore[no-
         .outerjoin(Directorate, Directorate.id == Ticket.directorate_id)
         .where(SurveyAnswer.offered_at >= start, SurveyAnswer.offered_at < end)
     )
-    return session.execute(query)
+    return list(session.execute(query))
 
 
-def survey_table(session: Session, start: datetime, end: datetime) -> SurveyTable:
-    table = SurveyTable()
-    for row in _rows(session, start, end):
-        table.add(row.answer)
-    return table
+def table(rows: Iterable[Any]) -> SurveyTable:
+    result = SurveyTable()
+    for row in rows:
+        result.add(row.answer)
+    return result
 
 
-def survey_by(session: Session, start: datetime, end: datetime, dimension: str) -> dict[str, SurveyTable]:
+def by(rows: Iterable[Any], dimension: str) -> dict[str, SurveyTable]:
     """One table per operator, queue, directorate or channel ('' where the survey has none)."""
     if dimension not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dimension!r}; one of {', '.join(DIMENSIONS)}")
     column = {"operator": 2, "queue": 3, "channel": 4, "directorate": 5}[dimension]
     tables: dict[str, SurveyTable] = defaultdict(SurveyTable)
-    for row in _rows(session, start, end):
+    for row in rows:
         tables[row[column] or ""].add(row.answer)
     return dict(sorted(tables.items()))
 
 
-def survey_trend(session: Session, start: datetime, end: datetime, days: int = 7) -> list[tuple[date, SurveyTable]]:
+def trend(rows: Iterable[Any], start: datetime, days: int = 7) -> list[tuple[date, SurveyTable]]:
     """Tables for consecutive buckets of ``days`` days from ``start`` (a week by default)."""
     tables: dict[date, SurveyTable] = defaultdict(SurveyTable)
-    for row in _rows(session, start, end):
+    for row in rows:
         bucket = (row.offered_at - start).days // days
         tables[(start + timedelta(days=bucket * days)).date()].add(row.answer)
     return sorted(tables.items())

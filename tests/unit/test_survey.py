@@ -122,7 +122,7 @@ def _answers(sessions, split: dict[int, int], **fields: object) -> None:  # type
 def test_the_table_in_inegols_form(sessions) -> None:  # type: ignore[no-untyped-def]
     _answers(sessions, {1: 851, 2: 413, 3: 584, 4: 72})
     with sessions() as s:
-        table = report.survey_table(s, NOW - timedelta(days=30), NOW)
+        table = report.table(report.answers(s, NOW - timedelta(days=30), NOW))
     assert table.answered == 1920
     assert [table.percent(a) for a in (1, 2, 3, 4)] == [44.3, 21.5, 30.4, 3.7]
     assert table.satisfied_percent == 65
@@ -137,15 +137,16 @@ def test_response_rate_trend_and_breakdowns(sessions) -> None:  # type: ignore[n
                            operator="Ayşe", has_comment=False, offered_at=NOW - timedelta(days=1)))  # fmt: skip
     start = NOW - timedelta(days=14)
     with sessions() as s:
-        table = report.survey_table(s, start, NOW)
+        rows = report.answers(s, start, NOW)
+        table = report.table(rows)
         assert (table.offered, table.answered, table.response_rate) == (7, 6, 85.7)
-        by_operator = report.survey_by(s, start, NOW, "operator")
+        by_operator = report.by(rows, "operator")
         assert by_operator["Ayşe"].counts == {1: 3, 2: 0, 3: 1, 4: 0} and by_operator["Mehmet"].satisfied == 2
-        assert set(report.survey_by(s, start, NOW, "channel")) == {"phone", "web"}
-        trend = report.survey_trend(s, start, NOW, days=7)
+        assert set(report.by(rows, "channel")) == {"phone", "web"}
+        trend = report.trend(rows, start, days=7)
         assert [t.answered for _d, t in trend] == [2, 4]
         with pytest.raises(ValueError):
-            report.survey_by(s, start, NOW, "colour")
+            report.by(rows, "colour")
 
 
 def test_by_directorate_follows_the_calls_ticket(sessions) -> None:  # type: ignore[no-untyped-def]
@@ -157,6 +158,6 @@ def test_by_directorate_follows_the_calls_ticket(sessions) -> None:  # type: ign
         s.add(SurveyComment(uniqueid=row.uniqueid, audio_file="2026/11/x-comment.wav", transcript="geç geldiler"))
         directorate = ticket.directorate.name
     with sessions() as s:
-        assert list(report.survey_by(s, NOW - timedelta(days=7), NOW, "directorate")) == [directorate]
+        assert list(report.by(report.answers(s, NOW - timedelta(days=7), NOW), "directorate")) == [directorate]
         [(answer, comment)] = report.comments(s, NOW - timedelta(days=7), NOW)
         assert comment.transcript == "geç geldiler" and answer.answer == 1
