@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from panoramisk import Manager
 from sqlalchemy import select
 
 from alo185 import ami, bus, db, procs, redis_server, services, simulate
@@ -47,6 +48,7 @@ class Stack:
     settings: Settings
     pbx: Pbx
     sim_operator_interfaces: tuple[str, ...] = ()
+    sim_operator_specs: tuple[tuple[str, int, int], ...] = ()  # (name, talk_s, ident) of each
 
     def ami(self, *actions: dict) -> list:
         return ami.run(self.settings, *actions)
@@ -138,17 +140,52 @@ class Stack:
 
     def add_sim_operators(self, talk_s: int = 2, count: int = 1) -> None:
         """``count`` simulated operators in every queue, each talking ``talk_s`` seconds a call."""
+        for ident in range(1, count + 1):
+            name = SIM_OPERATOR_NAME if count == 1 else f"{SIM_OPERATOR_NAME} {ident}"
+            if (name, talk_s, ident) not in self.sim_operator_specs:
+                self.sim_operator_specs += ((name, talk_s, ident),)
+                self.sim_operator_interfaces += (simulate.SIM_OPERATOR.format(talk=talk_s, ident=ident),)
 
         async def _go() -> None:
             async with ami.session(self.settings) as manager:
                 for queue in pbx_queues():
-                    for ident in range(1, count + 1):
-                        name = SIM_OPERATOR_NAME if count == 1 else f"{SIM_OPERATOR_NAME} {ident}"
-                        iface = await simulate.add_operator(manager, queue, name, talk_s=talk_s, ident=ident)
-                        if iface not in self.sim_operator_interfaces:
-                            self.sim_operator_interfaces += (iface,)
+                    await self._staff(manager, queue)
 
         asyncio.run(_go())
+
+    async def _staff(self, manager: Manager, queue: str) -> None:
+        for name, talk_s, ident in self.sim_operator_specs:
+            await simulate.add_operator(manager, queue, name, talk_s=talk_s, ident=ident)
+
+    def unstaff(self, queue: str) -> None:
+        """Take the simulated operators out of ``queue`` (one that is not there already is fine)."""
+
+        async def _go() -> None:
+            async with ami.session(self.settings) as manager:
+                for interface in self.sim_operator_interfaces:
+                    await simulate.remove_operator(manager, queue, interface)
+
+        asyncio.run(_go())
+
+    @contextmanager
+    def one_operator(self, queue: str, name: str, talk_s: int, ident: int = 99) -> Iterator[None]:
+        """Inside: ``queue`` is answered by one simulated operator talking ``talk_s`` s. Staffed as before after."""
+        self.unstaff(queue)
+        interface = simulate.SIM_OPERATOR.format(talk=talk_s, ident=ident)
+
+        async def _one(add: bool) -> None:
+            async with ami.session(self.settings) as manager:
+                if add:
+                    await simulate.add_operator(manager, queue, name, talk_s=talk_s, ident=ident)
+                    return
+                await simulate.remove_operator(manager, queue, interface)
+                await self._staff(manager, queue)
+
+        asyncio.run(_one(add=True))
+        try:
+            yield
+        finally:
+            asyncio.run(_one(add=False))
 
 
 @contextmanager

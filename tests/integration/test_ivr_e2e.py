@@ -215,7 +215,7 @@ def phase2(stack: Stack, phase1: Calls) -> dict[str, str]:
         raw["queues"]["park"]["hours"] = {today: "00:00-00:01"}
 
     _publish(stack, close_parks_now)
-    stack.ami(*({"Action": "QueueRemove", "Queue": "cenaze", "Interface": i} for i in stack.sim_operator_interfaces))
+    stack.unstaff("cenaze")
     # The callers stay through the explanation and the instruction; one of them leaves a message.
     k, sec = stack.after_notice, stack.prompt_seconds
     message = stack.speech_file("park_tr", "Parktaki bankların hepsi kırık, lütfen onarın.", "tr")

@@ -2,40 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
-from alo185 import ami, procs, simulate
-from alo185.instance import SIM_OPERATOR_NAME, Stack
+from alo185 import procs
+from alo185.instance import Stack
 from queue_manager.service_level import figures, figures_from_records, parse
-
-
-async def _one_slow_operator(stack: Stack, queue: str, restore: bool) -> None:
-    slow = simulate.SIM_OPERATOR.format(talk=20, ident=98)
-    async with ami.session(stack.settings) as manager:
-        if restore:
-            await simulate.remove_operator(manager, queue, slow)
-            for i in range(1, len(stack.sim_operator_interfaces) + 1):
-                await simulate.add_operator(manager, queue, f"{SIM_OPERATOR_NAME} {i}", talk_s=2, ident=i)
-            return
-        for interface in stack.sim_operator_interfaces:
-            await simulate.remove_operator(manager, queue, interface)
-        await simulate.add_operator(manager, queue, "Yavaş", talk_s=20, ident=98)
 
 
 def test_records_and_queue_log_agree(stack: Stack) -> None:
     # Zabıta (6, then 1: bakeries) with one operator who talks 20 s: the first caller is answered, the second waits
     # and gives up after a few seconds (abandoned), the third waits for the operator and is answered.
     queue, keys = "zabita", stack.after_notice("1w6w1")
-    asyncio.run(_one_slow_operator(stack, queue, restore=False))
-    try:
+    with stack.one_operator(queue, "Yavaş", talk_s=20, ident=98):
         first = stack.call(keys, caller="+905326660001", hang_up=False)
         time.sleep(3)
         second = stack.call(keys, caller="+905326660002", hang_up=True)
         third = stack.call(keys + "W" * 6, caller="+905326660003", hang_up=False)
         records = [stack.wait_record(u, timeout=180) for u in (first, second, third)]
-    finally:
-        asyncio.run(_one_slow_operator(stack, queue, restore=True))
     assert [r.queue for r in records] == [queue] * 3, [(r.queue, r.outcome) for r in records]
     assert (records[0].answered, records[1].abandoned, records[2].answered) == (True, True, True)
     log = stack.pbx.instance_dir / "log" / "queue_log"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from sqlalchemy import select
 
-from alo185 import ami, db, procs, simulate
+from alo185 import db, procs, simulate
 from alo185.instance import SIM_OPERATOR_NAME, Stack
 from alo185.models import SurveyAnswer
 
@@ -39,24 +38,10 @@ def test_a_caller_surveyed_recently_is_not_asked_again(stack: Stack) -> None:
 def test_a_caller_who_hangs_up_first_is_not_surveyed(stack: Stack) -> None:
     """An operator who talks long: the caller leaves mid-conversation."""
 
-    async def long_talker(add: bool) -> None:
-        async with ami.session(stack.settings) as manager:
-            if add:
-                for iface in stack.sim_operator_interfaces:
-                    await simulate.remove_operator(manager, "fen", iface)
-                await simulate.add_operator(manager, "fen", "Uzun", talk_s=30, ident=99)
-            else:
-                await simulate.remove_operator(manager, "fen", simulate.SIM_OPERATOR.format(talk=30, ident=99))
-                for i in range(1, len(stack.sim_operator_interfaces) + 1):
-                    await simulate.add_operator(manager, "fen", f"{SIM_OPERATOR_NAME} {i}", talk_s=2, ident=i)
-
-    asyncio.run(long_talker(True))
-    try:
+    with stack.one_operator("fen", "Uzun", talk_s=30):
         # Türkçe, roads (4): answered after a ring, and the caller hangs up 4 s after the key.
         uniqueid = stack.call(stack.after_notice("1w4"), caller="+905324440002", hang_up=True)
         record = stack.wait_record(uniqueid, timeout=150)
         assert record.answered and record.queue == "fen"
         time.sleep(2)
         assert _answer(stack, uniqueid) is None
-    finally:
-        asyncio.run(long_talker(False))

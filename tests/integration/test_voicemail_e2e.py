@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import select
 
-from alo185 import ami, db, procs, simulate
+from alo185 import db, procs
 from alo185.instance import Stack
 from alo185.models import Ticket, Voicemail
 from alo185.voicemail import spool
@@ -25,15 +23,9 @@ def _voicemail(stack: Stack, uniqueid: str) -> tuple[Voicemail, Ticket] | None:
         return vm, ticket
 
 
-async def _unstaff(stack: Stack, queue: str) -> None:
-    async with ami.session(stack.settings) as manager:
-        for interface in stack.sim_operator_interfaces:
-            await simulate.remove_operator(manager, queue, interface)  # not there already is fine
-
-
 def test_a_spoken_message_becomes_a_ticket_with_its_transcript(stack: Stack) -> None:
     # Nobody staffs the cemetery queue: its callers are offered voicemail.
-    asyncio.run(_unstaff(stack, "cenaze"))
+    stack.unstaff("cenaze")
     speech = stack.speech_file("water_ko", KOREAN, "ko")
     sec = stack.prompt_seconds
     # Türkçe, cemetery (7); then through the explanation and the instruction to the beep, and speak.
