@@ -9,6 +9,7 @@ from alo185.models.base import Base
 from alo185.models.calls import CallRecord
 from alo185.models.ivr import Announcement, MenuVersion, PromptRecording
 from alo185.models.org import Directorate, District, Institution, InstitutionKind, Mahalle, Role, Unit, User
+from alo185.models.privacy import DestructionLog, RetentionRule
 from alo185.models.sms import SmsMessage, SmsTemplate
 from alo185.models.tickets import (
     Approval,
@@ -20,7 +21,10 @@ from alo185.models.tickets import (
     Channel,
     Citizen,
     CorrectiveAction,
+    CorrectiveActionEvidence,
     CorrectiveActionStatus,
+    CorrectiveActionStep,
+    EscalationNotice,
     InboundMessage,
     LegalDeadline,
     Nonconformity,
@@ -38,7 +42,8 @@ from alo185.models.tickets import (
 from alo185.models.voicemail import SurveyAnswer, SurveyComment, SurveyOptOut, Voicemail
 
 __all__ = ["Announcement", "Base", "CallRecord", "MenuVersion", "PromptRecording", "Voicemail"]
-__all__ += ["ApiKey", "InboundMessage", "TicketAttachment"]
+__all__ += ["ApiKey", "InboundMessage", "TicketAttachment", "DestructionLog", "RetentionRule"]
+__all__ += ["CorrectiveActionEvidence", "CorrectiveActionStep", "EscalationNotice"]
 __all__ += ["SmsMessage", "SmsTemplate", "SurveyAnswer", "SurveyComment", "SurveyOptOut"]
 __all__ += [
     "Approval",

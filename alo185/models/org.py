@@ -88,6 +88,7 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(256))  # None: may not log in to the admin
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     directorate: Mapped[Directorate | None] = relationship(back_populates="staff")
