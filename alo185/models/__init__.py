@@ -42,7 +42,7 @@ from alo185.models.tickets import (
 from alo185.models.voicemail import SurveyAnswer, SurveyComment, SurveyOptOut, Voicemail
 
 __all__ = ["Announcement", "Base", "CallRecord", "MenuVersion", "PromptRecording", "Voicemail"]
-__all__ += ["ApiKey", "InboundMessage", "TicketAttachment", "DestructionLog", "RetentionRule"]
+__all__ += ["ApiKey", "DestructionLog", "InboundMessage", "RetentionRule", "TicketAttachment"]
 __all__ += ["CorrectiveActionEvidence", "CorrectiveActionStep", "EscalationNotice"]
 __all__ += ["SmsMessage", "SmsTemplate", "SurveyAnswer", "SurveyComment", "SurveyOptOut"]
 __all__ += [
