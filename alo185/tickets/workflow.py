@@ -231,6 +231,11 @@ def _aware(now: datetime | None) -> datetime:
 
 
 def _check_allowed(ticket: Ticket, current: TicketStatus, target: TicketStatus, who: Actor) -> None:
+    if who.kind in DIRECTORATE_STAFF and (who.user is None or who.user.directorate_id != ticket.directorate_id):
+        raise TransitionError(
+            f"{who.name!r} is not staff of ticket {ticket.number}'s directorate",
+            f"{ticket.number} numaralı başvuru sizin müdürlüğünüzde değil.",
+        )
     if is_allowed(current, target, who.kind, requires_manager_approval=bool(ticket.category.requires_manager_approval)):
         return
     raise TransitionError(

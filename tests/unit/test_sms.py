@@ -23,6 +23,7 @@ from alo185.sms.gateways import HttpGateway
 from alo185.sms.sender import Sender
 from alo185.tickets import workflow
 from alo185.tickets.queries import create_ticket
+from tests.staff import staff_client
 
 S = TicketStatus
 
@@ -81,10 +82,10 @@ def _messages(sessions) -> list[tuple[str, str, str]]:  # type: ignore[no-untype
         return [(m.template, m.status, m.phone) for m in s.scalars(select(SmsMessage).order_by(SmsMessage.id))]
 
 
-def _staff(s, role: str = "operator") -> str:  # type: ignore[no-untyped-def]
-    username = f"{role}1"
+def _staff(s, role: str = "operator", directorate_id: int | None = None) -> str:  # type: ignore[no-untyped-def]
+    username = f"{role}{directorate_id or 1}"
     if s.scalar(select(User).where(User.username == username)) is None:
-        s.add(User(username=username, full_name=f"{role} bir", role=role))
+        s.add(User(username=username, full_name=f"{role} bir", role=role, directorate_id=directorate_id))
         s.flush()
     return username
 
@@ -115,7 +116,9 @@ def test_redirect_cannot_be_done_and_resolution_are_told(sessions) -> None:  # t
     with sessions.begin() as s:
         other = s.scalar(select(Institution).where(Institution.kind == "external"))
         workflow.redirect(s, s.get(Ticket, a), actor=_staff(s), channel="admin", institution=other, reason="yetki")
-        workflow.cannot_be_done(s, s.get(Ticket, b), actor=_staff(s, "chief"), channel="admin", explanation="özel mülk")
+        ticket_b = s.get(Ticket, b)
+        chief = _staff(s, "chief", ticket_b.directorate_id)
+        workflow.cannot_be_done(s, ticket_b, actor=chief, channel="admin", explanation="özel mülk")
     _resolve(sessions, c)
     kinds = {m[0] for m in _messages(sessions)}
     assert kinds == {"created", "redirected", "cannot_be_done", "resolved"}  # no survey: phone tickets
@@ -204,7 +207,7 @@ def test_admin_edits_templates_and_lists_the_outbox_masked(settings: Settings, s
     from admin import create_app
 
     _new_ticket(sessions)
-    client = create_app(settings).test_client()
+    client = staff_client(create_app(settings))
     page = client.get("/sms/templates").get_data(as_text=True)
     assert "Sayın vatandaşımız" in page and "{link}" in page
     bad = client.post("/sms/templates/created", data={"text": "{number} {adres}"}, follow_redirects=True)

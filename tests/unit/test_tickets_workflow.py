@@ -437,3 +437,19 @@ def test_allowed_targets_offer_the_buttons_for_a_role(session: Session, world: W
         S.CANNOT_BE_DONE,
     ]
     assert workflow.allowed_targets(ticket, ActorKind.CITIZEN) == []
+
+
+def test_directorate_staff_act_only_on_their_directorate(session: Session, world: World) -> None:
+    own = session.get(Directorate, world.directorate_id)
+    assert own is not None
+    other = Directorate(code="park", name="Park ve Bahçeler", institution=own.institution)
+    _user(session, "park-uzman", Role.EXPERT, other)
+    _user(session, "yersiz-uzman", Role.EXPERT, None)
+    ticket = _ticket(session, world, S.ROUTED)
+    for outsider in ("park-uzman", "yersiz-uzman"):
+        with pytest.raises(TransitionError, match="directorate") as refused:
+            workflow.transition(session, ticket, S.IN_PROGRESS, actor=outsider, channel="admin", now=NOW)
+        assert "müdürlüğünüzde değil" in refused.value.message_tr
+    assert ticket.status is S.ROUTED
+    workflow.transition(session, ticket, S.IN_PROGRESS, actor="uzman", channel="admin", now=NOW)
+    assert ticket.status is S.IN_PROGRESS
