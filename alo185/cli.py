@@ -7,9 +7,14 @@ import logging
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
+
+from sqlalchemy import select
 
 from alo185 import db, procs, services
+from alo185.models import Role
 from alo185.pbx import Pbx, ProvisionError
+from alo185.phone import MaskingFilter
 from alo185.settings import Settings, load_settings
 
 
@@ -37,6 +42,36 @@ def _pbx(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _user(settings: Settings, args: argparse.Namespace) -> int:
+    """Add a staff account or set a new password; without --password-stdin one is made and shown once."""
+    from alo185 import staff
+    from alo185.models import User
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else staff.new_password()
+    db.migrate(settings.database_url)
+    with db.session_factory(settings.database_url).begin() as session:
+        if args.action == "add":
+            if not args.role:
+                raise ValueError("a new user needs --role")
+            staff.create_user(
+                session,
+                args.username,
+                role=args.role,
+                password=password,
+                full_name=args.name,
+                directorate_code=args.directorate,
+                phone=args.phone,
+            )
+        else:
+            user = session.scalar(select(User).where(User.username == args.username))
+            if user is None:
+                raise ValueError(f"no user {args.username!r}")
+            staff.set_password(user, password)
+    if not args.password_stdin:
+        print(f"{args.username}: {password}")
+    return 0
+
+
 def _models(settings: Settings, action: str) -> int:
     from alo185.voicemail import model_files
 
@@ -51,6 +86,25 @@ def _models(settings: Settings, action: str) -> int:
     return 0
 
 
+def _retention(settings: Settings, dry_run: bool) -> int:
+    from alo185.privacy import retention
+
+    db.migrate(settings.database_url)
+    with db.session_factory(settings.database_url)() as session:
+        entries = retention.run(
+            session,
+            datetime.now(UTC),
+            actor="cli",
+            dry_run=dry_run,
+            voicemail_dir=settings.voicemail_path,
+            evidence_dir=settings.evidence_path,
+        )
+    print("dry run: nothing changed" if dry_run else "done")
+    for e in entries:
+        print(f"{e.record_type:<20} {e.method:<10} {e.count:>8}  older than {e.cutoff:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
 def _foreground(command: str, settings: Settings, args: argparse.Namespace) -> int:
     if command == "agi":
         from agi_scripts.main import main
@@ -60,6 +114,8 @@ def _foreground(command: str, settings: Settings, args: argparse.Namespace) -> i
         from admin.recorder import main
     elif command == "sms":
         from alo185.sms.sender import main
+    elif command == "scheduler":
+        from alo185.scheduler import main
     elif command == "worker":
         from alo185.voicemail.worker import main as worker_main
 
@@ -67,7 +123,7 @@ def _foreground(command: str, settings: Settings, args: argparse.Namespace) -> i
             worker_main(s, name=args.name)
     else:
         from admin.main import main
-    if command in ("recorder", "admin", "worker", "sms"):
+    if command in ("recorder", "admin", "worker", "sms", "scheduler"):
         db.migrate(settings.database_url)
     main(settings)
     return 0
@@ -92,12 +148,23 @@ def build_parser() -> argparse.ArgumentParser:
         ("recorder", "call events -> call records (foreground)"),
         ("admin", "admin web application (foreground)"),
         ("sms", "SMS sender: the outbox to the gateway, with retries (foreground)"),
+        ("scheduler", "deadline warnings and the daily KVKK retention job (foreground)"),
     ):
         sub.add_parser(name, help=text)
+    retention = sub.add_parser("retention", help="apply the KVKK retention rules once and print the counts")
+    retention.add_argument("--dry-run", action="store_true", help="only count what would be destroyed")
     worker = sub.add_parser("worker", help="voicemail worker: transcription and tickets (foreground)")
     worker.add_argument("--name", default="worker", help="this worker's name among several (default: worker)")
     apikey = sub.add_parser("apikey", help="make a key for the channels API (Open311): shown once")
     apikey.add_argument("name", help="who holds it, e.g. 'Mersin mobil uygulaması'")
+    user = sub.add_parser("user", help="staff accounts for the admin")
+    user.add_argument("action", choices=["add", "password"], help="add a user, or give one a new password")
+    user.add_argument("username")
+    user.add_argument("--role", choices=[r.value for r in Role])
+    user.add_argument("--directorate", help="directorate code: required for experts, chiefs and managers")
+    user.add_argument("--name", default="", help="full name")
+    user.add_argument("--phone", help="mobile number for deadline warnings")
+    user.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     models = sub.add_parser("models", help="speech models for voicemail transcription")
     models.add_argument("action", choices=["fetch", "check"], help="fetch the Turkish model; check the configured one")
     return parser
@@ -109,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose or os.environ.get("ALO185_DEBUG") else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(MaskingFilter())
     try:
         settings = load_settings()
         if args.cmd == "pbx":
@@ -134,8 +203,12 @@ def main(argv: list[str] | None = None) -> int:
             db.migrate(settings.database_url)
             with db.session_factory(settings.database_url).begin() as session:
                 print(api_keys.create(session, args.name))
+        elif args.cmd == "user":
+            return _user(settings, args)
         elif args.cmd == "models":
             return _models(settings, args.action)
+        elif args.cmd == "retention":
+            return _retention(settings, args.dry_run)
         else:
             return _foreground(args.cmd, settings, args)
     except (ProvisionError, RuntimeError, ValueError) as exc:

@@ -27,6 +27,7 @@ PROCESSES = (
     Service("recorder", "recorder"),
     Service("worker", "worker"),
     Service("sms", "sms"),
+    Service("scheduler", "scheduler"),
     Service("admin", "admin", lambda s: procs.tcp_open(s.admin_host, s.admin_port)),
 )
 
@@ -62,6 +63,7 @@ def start_process(settings: Settings, service: Service, timeout: float = 30) -> 
 
 def prepare_database(settings: Settings) -> None:
     """Migrate, then add the shipped reference data (idempotent: edits made since are kept)."""
+    from alo185.privacy import retention
     from alo185.sms import templates
     from alo185.tickets.seed import seed
     from ivr.versions import ensure_seeded
@@ -71,6 +73,7 @@ def prepare_database(settings: Settings) -> None:
         seed(session)
         ensure_seeded(session)
         templates.seed(session)
+        retention.seed_rules(session)
 
 
 def up(settings: Settings, log: Callable[[str], None] = print) -> Pbx:

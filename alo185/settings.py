@@ -66,11 +66,20 @@ class Settings:
     whatsapp_app_secret: str = ""
     # Reverse proxies in front of the admin's citizen pages (their X-Forwarded-For is trusted).
     proxy_hops: int = 0
+    # ``alo185 scheduler``: deadline warnings to chiefs and managers every escalation_interval_s
+    # seconds; the KVKK retention job once a day at retention_hour (local time, 0-23).
+    escalation_interval_s: int = 60
+    retention_hour: int = 3
     config_file: Path | None = field(default=None, compare=False)
 
     @property
     def voicemail_path(self) -> Path:
         return self.voicemail_dir or self.var_dir / "voicemail"
+
+    @property
+    def evidence_path(self) -> Path:
+        """Where DİF evidence files are kept (20 years: back it up with the database)."""
+        return self.var_dir / "evidence"
 
     @property
     def vosk_model_dir(self) -> Path:

@@ -35,6 +35,15 @@ DEFAULTS: dict[str, tuple[str, frozenset[str]]] = {
         "{number} numaralı başvurunuz için aldığınız hizmeti değerlendirir misiniz? {survey_link}",
         frozenset({"number", "survey_link"}),
     ),
+    # To staff: a chief before a ticket's deadline, the manager once it has passed.
+    "escalation_warn": (
+        "{number} numaralı başvurunun ({category}) yanıt süresi {due} tarihinde doluyor. Lütfen takip ediniz.",
+        frozenset({"number", "category", "due"}),
+    ),
+    "escalation_overdue": (
+        "{number} numaralı başvurunun ({category}) yanıt süresi {due} tarihinde doldu; başvuru gecikmededir.",
+        frozenset({"number", "category", "due"}),
+    ),
 }
 
 
