@@ -2,34 +2,53 @@
 
 from __future__ import annotations
 
-from flask import Flask, redirect, url_for
+from flask import Flask, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from alo185 import db
 from alo185.settings import Settings, load_settings
+
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # DİF evidence is at most 20 MB, prompt recordings far less
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secrets()["flask_secret_key"], ALO185=settings)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES  # larger uploads are refused before they are read
     app.extensions["alo185.sessions"] = db.session_factory(settings.database_url)
     if settings.proxy_hops:
         # The citizens' address, not the proxy's, for the per-address limit of the citizen pages.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
 
+    from admin import auth
     from admin.api import bp as api_bp
     from admin.calls import bp as calls_bp
     from admin.ivr import bp as ivr_bp
+    from admin.kvkk import bp as kvkk_bp
     from admin.open311 import bp as open311_bp
     from admin.public import bp as public_bp
+    from admin.quality import bp as quality_bp
     from admin.queues import bp as queues_bp
     from admin.reports import bp as reports_bp
     from admin.sms import bp as sms_bp
+    from admin.tickets import bp as tickets_bp
     from admin.voicemail import bp as voicemail_bp
     from admin.webhooks import bp as webhooks_bp
 
+    auth.init_app(app)
+    csrf = CSRFProtect(app)
+    # Token-authenticated machine endpoints, and the citizens' pages: those act only through an
+    # unguessable signed link or create a new ticket, which a forged request gains nothing from.
+    for exempt in (api_bp, open311_bp, webhooks_bp, public_bp):
+        csrf.exempt(exempt)
     app.register_blueprint(calls_bp)
+    app.register_blueprint(tickets_bp)
+    app.register_blueprint(quality_bp)
+    app.register_blueprint(kvkk_bp)
     app.register_blueprint(ivr_bp)
     app.register_blueprint(voicemail_bp)
     app.register_blueprint(reports_bp)
@@ -42,7 +61,20 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/")
     def index():  # type: ignore[no-untyped-def]
-        return redirect(url_for("calls.list_calls"))
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login"))
+        for perm, endpoint in auth.HOME_PAGES:
+            if current_user.can(perm):
+                return redirect(url_for(endpoint))
+        return redirect(url_for("auth.login"))
+
+    @app.errorhandler(HTTPException)
+    def error_page(error: HTTPException):  # type: ignore[no-untyped-def]
+        """Refusals in Turkish, with the reason; JSON clients get JSON."""
+        if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
+            return {"error": error.name, "message": error.description}, error.code
+        reason = error.description if error.description != type(error).description else ""
+        return render_template("error.html", error=error, reason=reason), error.code
 
     @app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]

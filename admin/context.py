@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import redis
-from flask import current_app, request
+from flask import current_app
+from flask_login import current_user
 from sqlalchemy.orm import Session, sessionmaker
 
 from alo185 import bus
@@ -22,5 +23,5 @@ def redis_client() -> redis.Redis:
 
 
 def user() -> str:
-    # Until staff log in, the admin runs on loopback and changes are attributed to "admin".
-    return request.headers.get("X-Alo185-User", "admin")[:64]
+    """The logged-in staff member's username: what history and audit rows name as the actor."""
+    return str(current_user.username)

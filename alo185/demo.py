@@ -9,14 +9,15 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from alo185 import ami, db, services, simulate
+from alo185 import ami, db, services, simulate, staff
 from alo185.instance import Stack
-from alo185.models import CallRecord
+from alo185.models import CallRecord, Role, User
 from alo185.pbx import Pbx
 from alo185.settings import Settings
 from ivr.default import pbx_queues
 
 # Keys after the recording notice (queues open around the clock): language, then topic.
+DEMO_USER = "demo"
 DEMO_CALLS = (
     ("1w1w1", "+905321110001"),  # Türkçe, water and sewer, water fault
     ("1w3", "+905321110002"),  # Türkçe, cleaning and waste
@@ -65,5 +66,15 @@ def run(settings: Settings, count: int = 4, log: Callable[[str], None] = print) 
     missing = len(ids) - sum(1 for r in records if r.ended_at)
     if missing:
         log(f"{missing} call(s) not recorded yet; see {settings.log_dir}")
-    log(f"\nCalls: {settings.admin_url}/calls")
+    log(f"\nCalls: {settings.admin_url}/calls ({_demo_login(settings)})")
     return records
+
+
+def _demo_login(settings: Settings) -> str:
+    """A supervisor account to look at the calls with; its password is shown only when it is made."""
+    with db.session_factory(settings.database_url).begin() as s:
+        if s.scalar(select(User).where(User.username == DEMO_USER)) is not None:
+            return f"log in as {DEMO_USER}; a new password: alo185 user password {DEMO_USER}"
+        password = staff.new_password()
+        staff.create_user(s, DEMO_USER, role=Role.SUPERVISOR, password=password, full_name="Demo süpervizör")
+    return f"log in as {DEMO_USER} / {password}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import phonenumbers
@@ -47,3 +48,23 @@ def mask(raw: str | None) -> str:
     if len(digits) <= 4:
         return "*" * len(shown)
     return shown[:2] + "".join("*" if c.isdigit() else c for c in shown[2:-2]) + shown[-2:]
+
+
+# A Turkish number as it appears in text: +90…, 0 5xx…, or 5xx… (10 digits after the trunk 0).
+IN_TEXT = re.compile(r"(?<![\d+])(?:\+90|0)?5\d{9}(?!\d)|\+90\d{10}(?!\d)")
+
+
+def mask_in_text(text: str) -> str:
+    """Every phone number in ``text`` masked: what log lines carry (KVKK)."""
+    return IN_TEXT.sub(lambda m: mask(m.group(0)), text)
+
+
+class MaskingFilter(logging.Filter):
+    """Masks numbers in every record a handler writes, whoever logged them and however."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_in_text(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True

@@ -12,6 +12,7 @@ from alo185 import db, pg_cluster, redis_server
 from alo185.instance import SIM_OPERATOR_NAME, Stack, isolated_settings, running_stack
 from alo185.settings import Settings
 from alo185.voicemail.model_files import packaged_model
+from tests.staff import World, build_world
 
 TEST_OPERATOR = SIM_OPERATOR_NAME
 
@@ -61,3 +62,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with running_stack(settings) as stack:
         stack.add_sim_operators(talk_s=2, count=4)
         yield stack
+
+
+@pytest.fixture
+def world(tmp_path: Path, database_url: str) -> World:
+    """The admin with a user per role and two tickets in two directorates (``tests.staff.World``)."""
+    return build_world(tmp_path, database_url)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template, request
 from sqlalchemy import select
 
-from admin import context
+from admin import auth, context
+from alo185.access import Perm
 from alo185.models import CallRecord
-from alo185.phone import mask
 
 bp = Blueprint("calls", __name__, template_folder="templates")
+auth.protect(bp, Perm.CALLS_VIEW)
 PAGE_SIZE = 100
 
 
@@ -29,7 +30,7 @@ def _limit() -> int:
 
 @bp.get("/calls")
 def list_calls():  # type: ignore[no-untyped-def]
-    return render_template("calls/list.html", calls=_recent(_limit()), mask=mask)
+    return render_template("calls/list.html", calls=_recent(_limit()))
 
 
 @bp.get("/api/calls")
@@ -39,7 +40,7 @@ def api_calls():  # type: ignore[no-untyped-def]
         [
             {
                 "uniqueid": r.uniqueid,
-                "caller": mask(r.caller),
+                "caller": auth.shown_phone(r.caller),
                 "digit": r.digit,
                 "queue": r.queue,
                 "started_at": r.started_at.isoformat() if r.started_at else None,

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from admin import context
+from admin import auth, context
+from alo185.access import Perm
 from alo185.models import Announcement, MenuVersion, PromptRecording
 from alo185.pbx import Pbx
 from ivr import versions
@@ -24,6 +25,7 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 
 @bp.get("/menu")
+@auth.requires(Perm.IVR_EDIT)
 def menu():  # type: ignore[no-untyped-def]
     with context.sessions().begin() as s:
         live = versions.ensure_seeded(s)
@@ -34,6 +36,7 @@ def menu():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/menu/<int:version_id>")
+@auth.requires(Perm.IVR_EDIT)
 def version(version_id: int):  # type: ignore[no-untyped-def]
     with context.sessions()() as s:
         row = s.get(MenuVersion, version_id)
@@ -43,6 +46,7 @@ def version(version_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/menu")
+@auth.requires(Perm.IVR_EDIT)
 def check_or_publish():  # type: ignore[no-untyped-def]
     text = request.form.get("yaml", "")
     publish = request.form.get("action") == "publish"
@@ -74,6 +78,7 @@ def _render_prompts(tree) -> None:  # type: ignore[no-untyped-def]
 
 
 @bp.post("/prompts")
+@auth.requires(Perm.IVR_EDIT)
 def upload_prompt():  # type: ignore[no-untyped-def]
     prompt_id, lang = request.form.get("prompt", ""), request.form.get("lang", "")
     if lang not in LANGUAGES or not prompt_id.replace("_", "").isalnum():
@@ -119,6 +124,7 @@ def _convert(data: bytes, target: Path) -> None:
 
 
 @bp.get("/announcements")
+@auth.requires(Perm.ANNOUNCEMENTS_EDIT)
 def announcements():  # type: ignore[no-untyped-def]
     with context.sessions()() as s:
         rows = s.scalars(select(Announcement).order_by(Announcement.starts_at.desc())).all()
@@ -134,6 +140,7 @@ def _names(value: str) -> list[str]:
 
 
 @bp.post("/announcements")
+@auth.requires(Perm.ANNOUNCEMENTS_EDIT)
 def add_announcement():  # type: ignore[no-untyped-def]
     form = request.form
     errors = []
@@ -167,6 +174,7 @@ def add_announcement():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/announcements/<int:ann_id>/end")
+@auth.requires(Perm.ANNOUNCEMENTS_EDIT)
 def end_announcement(ann_id: int):  # type: ignore[no-untyped-def]
     with context.sessions().begin() as s:
         row = s.get(Announcement, ann_id)

@@ -11,10 +11,12 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
-from admin import context
+from admin import auth, context
 from alo185 import bus
+from alo185.access import Perm
 
 bp = Blueprint("queues", __name__)
+auth.protect(bp, Perm.QUEUES_LIVE)
 KEEPALIVE_S = 15.0
 
 

@@ -7,11 +7,12 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, jsonify, render_template, request
 
-from admin import context
-from alo185.phone import mask
+from admin import auth, context
+from alo185.access import Perm
 from alo185.reports import survey
 
 bp = Blueprint("reports", __name__, url_prefix="/reports", template_folder="templates")
+auth.protect(bp, Perm.SURVEY_REPORT)
 TZ = ZoneInfo("Europe/Istanbul")
 
 
@@ -63,5 +64,4 @@ def survey_report():  # type: ignore[no-untyped-def]
         comments=comments,
         labels=survey.LABELS,
         dimensions=survey.DIMENSIONS,
-        mask=mask,
     )

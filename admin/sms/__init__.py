@@ -1,26 +1,28 @@
-"""Text messages in the admin: the outbox (numbers masked) and the Turkish templates, editable."""
+"""Text messages in the admin: the outbox (numbers as the role may see them) and the Turkish templates, editable."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from admin import context
+from admin import auth, context
+from alo185.access import Perm
 from alo185.models import SmsMessage, SmsTemplate
-from alo185.phone import mask
 from alo185.sms import templates
 
 bp = Blueprint("sms", __name__, url_prefix="/sms", template_folder="templates")
 
 
 @bp.get("/")
+@auth.requires(Perm.SMS_OUTBOX)
 def outbox():  # type: ignore[no-untyped-def]
     with context.sessions()() as s:
         rows = list(s.scalars(select(SmsMessage).order_by(SmsMessage.id.desc()).limit(200)))
-        return render_template("sms/outbox.html", rows=rows, mask=mask)
+        return render_template("sms/outbox.html", rows=rows)
 
 
 @bp.get("/templates")
+@auth.requires(Perm.SMS_TEMPLATES)
 def edit_templates():  # type: ignore[no-untyped-def]
     with context.sessions().begin() as s:
         templates.seed(s)
@@ -30,6 +32,7 @@ def edit_templates():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/templates/<code>")
+@auth.requires(Perm.SMS_TEMPLATES)
 def save_template(code: str):  # type: ignore[no-untyped-def]
     user = context.user()
     try:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 
-from admin import context
+from admin import auth, context
+from alo185.access import Perm
 from alo185.models import Category, Ticket, Voicemail
-from alo185.phone import mask
 from alo185.tickets.queries import recategorize
 
 bp = Blueprint("voicemail", __name__, template_folder="templates")
+auth.protect(bp, Perm.VOICEMAIL_WORK)
 PAGE_SIZE = 100
 
 
@@ -27,7 +28,7 @@ def list_voicemails():  # type: ignore[no-untyped-def]
         for _vm, ticket in rows:
             if ticket is not None:
                 _ = ticket.category.code  # loaded for the template
-        return render_template("voicemail/list.html", rows=rows, categories=categories, mask=mask)
+        return render_template("voicemail/list.html", rows=rows, categories=categories)
 
 
 @bp.get("/voicemails/<int:vm_id>/audio")

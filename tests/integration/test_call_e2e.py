@@ -8,6 +8,7 @@ import signal
 from admin import create_app
 from alo185 import procs, services
 from tests.conftest import TEST_OPERATOR, Stack
+from tests.staff import staff_client
 
 
 def test_call_to_water_faults_is_answered_and_recorded(stack: Stack) -> None:
@@ -24,7 +25,7 @@ def test_call_to_water_faults_is_answered_and_recorded(stack: Stack) -> None:
     assert record.talk_s is not None and 1 <= record.talk_s <= 5
     assert record.duration_s is not None and record.duration_s > record.talk_s
 
-    client = create_app(stack.settings).test_client()
+    client = staff_client(create_app(stack.settings))
     page = client.get("/calls")
     assert page.status_code == 200
     html = page.get_data(as_text=True)

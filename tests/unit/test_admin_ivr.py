@@ -16,6 +16,7 @@ from alo185.models import Announcement, MenuVersion
 from alo185.pbx import Pbx
 from alo185.settings import Settings
 from ivr.default import default_yaml
+from tests.staff import staff_client
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def app_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FlaskCl
     sounds_root = tmp_path / "pbx"
     monkeypatch.setattr(Pbx, "locate", classmethod(lambda cls, s: Pbx(s, None, "asterisk")))
     monkeypatch.setattr(Pbx, "instance_dir", property(lambda self: sounds_root))
-    return create_app(settings).test_client(), settings
+    return staff_client(create_app(settings)), settings
 
 
 def _count(settings: Settings) -> int:

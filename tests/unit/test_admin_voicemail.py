@@ -11,9 +11,10 @@ from sqlalchemy import select
 
 from admin import create_app
 from alo185 import db, services
-from alo185.models import SurveyAnswer, Ticket, TicketHistory, Voicemail
+from alo185.models import Role, SurveyAnswer, Ticket, TicketHistory, Voicemail
 from alo185.settings import Settings
 from alo185.tickets.queries import create_ticket
+from tests.staff import staff_client
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def app(tmp_path: Path) -> tuple[FlaskClient, Settings, int]:
         s.add(vm)
         s.flush()
         vm_id = vm.id
-    return create_app(settings).test_client(), settings, vm_id
+    return staff_client(create_app(settings), Role.SUPERVISOR), settings, vm_id
 
 
 def _ticket(settings: Settings) -> tuple[str, str | None, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from queue_manager.live import LiveState
+from tests.staff import staff_client
 
 T = 1795270000.0
 
@@ -80,7 +81,7 @@ def test_the_admin_relays_the_snapshot_as_json_and_a_stream(redis_settings) -> N
     from admin import create_app
     from alo185 import bus
 
-    client = create_app(redis_settings).test_client()
+    client = staff_client(create_app(redis_settings))
     assert client.get("/api/queues/live").get_json() == {}
     redis = bus.connect(redis_settings.redis_connection_url)
     first = {"su": {"waiting": 1}}

@@ -36,3 +36,18 @@ def test_the_e164_fast_path_agrees_with_phonenumbers() -> None:
         expected = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
         assert normalize(raw) == (expected if phonenumbers.is_possible_number(parsed) else None)
     assert normalize("+9005321234567") == normalize("05321234567") == "+905321234567"
+
+
+def test_numbers_in_log_lines_are_masked(caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    from alo185.phone import MaskingFilter, mask_in_text
+
+    assert mask_in_text("arayan +905321234567, geri ara 05321234567 / 5321234567") == (
+        "arayan +90 532 *** ** 67, geri ara +90 532 *** ** 67 / +90 532 *** ** 67"
+    )
+    assert mask_in_text("başvuru 35509330, çağrı 1700000000.12") == "başvuru 35509330, çağrı 1700000000.12"
+    handler = logging.StreamHandler()
+    handler.addFilter(MaskingFilter())
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "SMS to %s failed", ("+903242345678",), None)
+    assert handler.filter(record) and record.getMessage() == "SMS to +90 324 *** ** 78 failed"

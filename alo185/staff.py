@@ -1,0 +1,70 @@
+"""Staff accounts: creating them and checking a login. Passwords are kept only as a salted hash."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from alo185.models import Directorate, Role, User
+
+MIN_PASSWORD = 10
+# Checked against when the username is unknown, so a wrong name takes as long as a wrong password.
+_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+
+
+class StaffError(ValueError):
+    pass
+
+
+def create_user(
+    session: Session,
+    username: str,
+    *,
+    role: Role | str,
+    password: str,
+    full_name: str = "",
+    directorate_code: str | None = None,
+    phone: str | None = None,
+) -> User:
+    """A new staff member who may log in; directorate staff must belong to a directorate."""
+    role = Role(role)
+    username = username.strip()
+    if not username or len(username) > 64:
+        raise StaffError("the username must be 1 to 64 characters")
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise StaffError(f"user {username!r} already exists")
+    directorate = None
+    if directorate_code:
+        directorate = session.scalar(select(Directorate).where(Directorate.code == directorate_code))
+        if directorate is None:
+            raise StaffError(f"no directorate {directorate_code!r}")
+    if role in (Role.EXPERT, Role.CHIEF, Role.MANAGER) and directorate is None:
+        raise StaffError(f"{role} accounts belong to a directorate (--directorate)")
+    user = User(username=username, full_name=full_name or username, role=role, directorate=directorate, phone=phone)
+    set_password(user, password)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise StaffError(f"a password has at least {MIN_PASSWORD} characters")
+    user.password_hash = generate_password_hash(password)
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def check_login(session: Session, username: str, password: str) -> User | None:
+    """The active user with this password, else None (the same work whether or not the name exists)."""
+    user = session.scalar(select(User).where(User.username == username.strip()))
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    ok = check_password_hash(stored, password)
+    if user is None or not user.active or not user.password_hash or not ok:
+        return None
+    return user
