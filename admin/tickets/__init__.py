@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, selectinload
 from admin import auth, context
 from alo185 import access, audit
 from alo185.access import Perm
-from alo185.models import Citizen, Institution, InstitutionKind, Ticket, TicketStatus
-from alo185.tickets import queries, search, workflow
+from alo185.models import Citizen, Directorate, Institution, InstitutionKind, Ticket, TicketStatus
+from alo185.tickets import queries, search, sla, workflow
 
 bp = Blueprint("tickets", __name__, template_folder="templates")
 auth.protect(bp, Perm.TICKETS_VIEW)
@@ -85,6 +85,23 @@ def list_tickets():  # type: ignore[no-untyped-def]
             status=status,
             statuses=workflow.STATUS_TR,
             now=datetime.now(UTC),
+        )
+
+
+@bp.get("/tickets/overdue")
+def overdue():  # type: ignore[no-untyped-def]
+    """Late tickets: per directorate for the whole city; one directorate's list for its staff (or on request)."""
+    now = datetime.now(UTC)
+    scope = _scope()
+    chosen = scope if scope is not None else request.args.get("directorate", type=int)
+    with context.sessions()() as session:
+        return render_template(
+            "tickets/overdue.html",
+            counts=sla.overdue_counts(session, now) if scope is None else [],
+            late=sla.overdue_for_directorate(session, chosen, now) if chosen is not None else [],
+            chosen=session.get(Directorate, chosen) if chosen is not None else None,
+            statuses=workflow.STATUS_TR,
+            now=now,
         )
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from alo185.models import Citizen, TicketHistory, TicketStatus, User
+from alo185.models import Citizen, Ticket, TicketHistory, TicketStatus, User
 from tests.staff import PASSWORD, PHONE_A, World, csrf_token
 
 MASKED_A = "+90 532 *** ** 67"
@@ -27,6 +28,7 @@ PAGES: dict[str, frozenset[str]] = {
     "/sms/": frozenset({"supervisor", "admin"}),
     "/sms/templates": frozenset({"admin"}),
     "/tickets": EVERYONE,
+    "/tickets/overdue": EVERYONE,
     "/tickets/export.csv": frozenset({"supervisor", "quality", "admin", "manager"}),
     "/citizens/{citizen}": frozenset({"operator", "supervisor", "quality", "admin"}),
     "/quality/": frozenset({"supervisor", "quality", "admin", "expert", "chief", "manager"}),
@@ -160,3 +162,15 @@ def test_the_citizen_record_lists_their_tickets(world: World) -> None:
     assert world.ticket_a in page and PHONE_A in page and world.ticket_b not in page
     with world.app.extensions["alo185.sessions"]() as s:
         assert s.get(Citizen, world.citizen_a) is not None
+
+
+def test_overdue_lists_per_directorate(world: World) -> None:
+    with world.app.extensions["alo185.sessions"].begin() as s:
+        late = s.scalar(select(Ticket).where(Ticket.number == world.ticket_a))
+        assert late is not None
+        late.due_at = datetime.now(UTC) - timedelta(hours=30)
+    city = world.client("supervisor").get("/tickets/overdue").get_data(as_text=True)
+    assert "Fen İşleri" in city and "Temizlik" not in city
+    own = world.client("chief").get("/tickets/overdue").get_data(as_text=True)
+    assert f'data-number="{world.ticket_a}"' in own
+    assert world.ticket_a not in world.client("expert-b").get("/tickets/overdue").get_data(as_text=True)
