@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, time
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import Any, TypeVar
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
@@ -29,9 +28,10 @@ from alo185.models import (
 )
 from alo185.quality import QualityError, corrective, nonconformity
 from alo185.tickets import queries, workflow
+from alo185.tickets.sla import LOCAL
 
 bp = Blueprint("quality", __name__, url_prefix="/quality", template_folder="templates")
-LOCAL = ZoneInfo("Europe/Istanbul")
+T = TypeVar("T")
 
 
 def _in_scope(directorate_id: int | None) -> bool:
@@ -63,16 +63,16 @@ def overview():  # type: ignore[no-untyped-def]
         )
 
 
-def _act(session: Session, step: Callable[[], object], done: str, back: str) -> Any:
-    """Run one step of the procedure: commit and go back, or roll back and answer 400 with the reason."""
+def _commit(session: Session, step: Callable[[], T], done: str) -> T:
+    """Run one step of the procedure and commit it, or roll back and answer 400 with the reason."""
     try:
-        step()
+        result = step()
     except QualityError as refused:
         session.rollback()
         abort(400, refused.message_tr)
     session.commit()
     flash(done, "ok")
-    return redirect(back, code=303)
+    return result
 
 
 @bp.post("/tickets/<number>/nonconformity")
@@ -82,18 +82,14 @@ def record(number: str):  # type: ignore[no-untyped-def]
         ticket = queries.find_by_number(session, number)
         if ticket is None or not _in_scope(ticket.directorate_id):
             abort(404)
-        created: list[Nonconformity] = []
-
-        def step() -> None:
-            created.append(
-                nonconformity.record_nonconformity(
-                    session, ticket, finding=request.form.get("finding", ""), actor=auth.current().username
-                )
-            )
-
-        _act(session, step, "Uygunsuzluk kaydedildi.", "")
+        finding = request.form.get("finding", "")
+        nc = _commit(
+            session,
+            lambda: nonconformity.record_nonconformity(session, ticket, finding=finding, actor=auth.current().username),
+            "Uygunsuzluk kaydedildi.",
+        )
         if auth.current().can(Perm.QUALITY_VIEW):
-            return redirect(url_for("quality.show_nonconformity", nc_id=created[0].id), code=303)
+            return redirect(url_for("quality.show_nonconformity", nc_id=nc.id), code=303)
         return redirect(url_for("tickets.show_ticket", number=number), code=303)
 
 
@@ -125,14 +121,14 @@ def decide(nc_id: int):  # type: ignore[no-untyped-def]
         decision = form.get("decision", "")
         if decision not in nonconformity.DECISION_TR:
             abort(400, f"unknown decision {decision!r}")
-        return _act(
+        _commit(
             session,
             lambda: nonconformity.decide(
                 session, nc, decision, actor=auth.current().username, note=form.get("note", ""), institution=institution
             ),
             "Karar kaydedildi.",
-            url_for("quality.show_nonconformity", nc_id=nc_id),
         )
+    return redirect(url_for("quality.show_nonconformity", nc_id=nc_id), code=303)
 
 
 @bp.post("/nc/<int:nc_id>/dif")
@@ -140,17 +136,13 @@ def decide(nc_id: int):  # type: ignore[no-untyped-def]
 def open_dif(nc_id: int):  # type: ignore[no-untyped-def]
     with context.sessions()() as session:
         nc = _get(session, Nonconformity, nc_id)
-        opened: list[CorrectiveAction] = []
-
-        def step() -> None:
-            opened.append(
-                corrective.open_corrective_action(
-                    session, nc, problem=request.form.get("problem", ""), actor=auth.current().username
-                )
-            )
-
-        _act(session, step, "DİF açıldı.", "")
-        return redirect(url_for("quality.show_dif", ca_id=opened[0].id), code=303)
+        problem = request.form.get("problem", "")
+        ca = _commit(
+            session,
+            lambda: corrective.open_corrective_action(session, nc, problem=problem, actor=auth.current().username),
+            "DİF açıldı.",
+        )
+        return redirect(url_for("quality.show_dif", ca_id=ca.id), code=303)
 
 
 @bp.get("/dif/<int:ca_id>")
@@ -184,7 +176,8 @@ def _dif_step(ca_id: int, run: Callable[[Session, CorrectiveAction, str], object
     with context.sessions()() as session:
         ca = _get(session, CorrectiveAction, ca_id)
         actor = auth.current().username
-        return _act(session, lambda: run(session, ca, actor), done, url_for("quality.show_dif", ca_id=ca_id))
+        _commit(session, lambda: run(session, ca, actor), done)
+    return redirect(url_for("quality.show_dif", ca_id=ca_id), code=303)
 
 
 @bp.post("/dif/<int:ca_id>/plan")
