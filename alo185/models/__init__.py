@@ -10,6 +10,7 @@ from alo185.models.calls import CallRecord
 from alo185.models.ivr import Announcement, MenuVersion, PromptRecording
 from alo185.models.org import Directorate, District, Institution, InstitutionKind, Mahalle, Role, Unit, User
 from alo185.models.privacy import DestructionLog, RetentionRule
+from alo185.models.queues import QueueInterval, QueueTarget
 from alo185.models.sms import SmsMessage, SmsTemplate
 from alo185.models.tickets import (
     Approval,
@@ -45,6 +46,7 @@ __all__ = ["Announcement", "Base", "CallRecord", "MenuVersion", "PromptRecording
 __all__ += ["ApiKey", "DestructionLog", "InboundMessage", "RetentionRule", "TicketAttachment"]
 __all__ += ["CorrectiveActionEvidence", "CorrectiveActionStep", "EscalationNotice"]
 __all__ += ["SmsMessage", "SmsTemplate", "SurveyAnswer", "SurveyComment", "SurveyOptOut"]
+__all__ += ["QueueInterval", "QueueTarget"]
 __all__ += [
     "Approval",
     "ApprovalDecision",
