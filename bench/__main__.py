@@ -11,6 +11,7 @@ from pathlib import Path
 from bench.common import write_results
 
 BENCHMARKS = {
+    "ami": "bench.ami",
     "calls": "bench.calls",
     "ivr": "bench.ivr",
     "tickets": "bench.tickets",
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     path = write_results(args.name, figures, args.quick, args.out)
     print(json.dumps(figures, indent=2, ensure_ascii=False))
     print(f"written to {path}")
+    if figures.get("state_ok") is False:  # a benchmark that checks its end state fails when it is wrong
+        print("the end state is wrong: see 'state'", file=sys.stderr)
+        return 1
     return 0
 
 

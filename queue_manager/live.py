@@ -7,7 +7,7 @@ Operator states: available, ringing, on_call, paused (with reason), unavailable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,19 +15,6 @@ from queue_manager.events import header
 
 # QueueMemberStatus "Status" (ast_device_state) -> our word; paused wins over all.
 DEVICE_STATE = {"1": "available", "2": "on_call", "3": "on_call", "6": "ringing", "7": "on_call", "8": "on_call"}
-LIVE_EVENTS = (
-    "QueueCallerJoin",
-    "QueueCallerLeave",
-    "QueueCallerAbandon",
-    "AgentCalled",
-    "AgentConnect",
-    "AgentComplete",
-    "AgentRingNoAnswer",
-    "QueueMemberStatus",
-    "QueueMemberAdded",
-    "QueueMemberRemoved",
-    "QueueMemberPause",
-)
 
 
 def _ts(ev: Mapping[str, Any], now: float) -> float:
@@ -58,7 +45,10 @@ class LiveState:
         self.queues: dict[str, Queue] = {}
 
     def _queue(self, name: str) -> Queue:
-        return self.queues.setdefault(name, Queue())
+        queue = self.queues.get(name)
+        if queue is None:  # not setdefault: that builds a Queue on every event only to drop it
+            queue = self.queues[name] = Queue()
+        return queue
 
     def _member(self, ev: Mapping[str, Any], now: float) -> Member:
         queue = self._queue(header(ev, "Queue"))
@@ -75,27 +65,32 @@ class LiveState:
 
     def apply(self, ev: Mapping[str, Any], now: float) -> bool:
         """Fold one AMI event in; True if the state changed."""
-        name, at = header(ev, "Event"), _ts(ev, now)
-        if name == "QueueCallerJoin":
-            caller = {"caller": header(ev, "CallerIDNum"), "joined": at, "position": header(ev, "Position")}
-            self._queue(header(ev, "Queue")).callers[header(ev, "Uniqueid")] = caller
-        elif name in ("QueueCallerLeave", "QueueCallerAbandon"):
-            self._queue(header(ev, "Queue")).callers.pop(header(ev, "Uniqueid"), None)
-        elif name == "AgentCalled":
-            self._set(self._member(ev, now), "ringing", at, header(ev, "Uniqueid"), header(ev, "CallerIDNum"))
-        elif name == "AgentConnect":
-            self._set(self._member(ev, now), "on_call", at, header(ev, "Uniqueid"), header(ev, "CallerIDNum"))
-        elif name in ("AgentComplete", "AgentRingNoAnswer"):
-            member = self._member(ev, now)
-            if member.state != "paused":
-                self._set(member, "available", at)
-        elif name in ("QueueMemberStatus", "QueueMemberAdded", "QueueMemberPause"):
-            self._member_status(ev, at, now)
-        elif name == "QueueMemberRemoved":
-            self._queue(header(ev, "Queue")).members.pop(header(ev, "Interface"), None)
-        else:
+        fold = _FOLDS.get(header(ev, "Event"))  # one lookup: most events are QueueMemberStatus
+        if fold is None:
             return False
+        fold(self, ev, _ts(ev, now), now)
         return True
+
+    def _join(self, ev: Mapping[str, Any], at: float, _now: float) -> None:
+        caller = {"caller": header(ev, "CallerIDNum"), "joined": at, "position": header(ev, "Position")}
+        self._queue(header(ev, "Queue")).callers[header(ev, "Uniqueid")] = caller
+
+    def _leave(self, ev: Mapping[str, Any], _at: float, _now: float) -> None:
+        self._queue(header(ev, "Queue")).callers.pop(header(ev, "Uniqueid"), None)
+
+    def _called(self, ev: Mapping[str, Any], at: float, now: float) -> None:
+        self._set(self._member(ev, now), "ringing", at, header(ev, "Uniqueid"), header(ev, "CallerIDNum"))
+
+    def _connect(self, ev: Mapping[str, Any], at: float, now: float) -> None:
+        self._set(self._member(ev, now), "on_call", at, header(ev, "Uniqueid"), header(ev, "CallerIDNum"))
+
+    def _done(self, ev: Mapping[str, Any], at: float, now: float) -> None:
+        member = self._member(ev, now)
+        if member.state != "paused":
+            self._set(member, "available", at)
+
+    def _removed(self, ev: Mapping[str, Any], _at: float, _now: float) -> None:
+        self._queue(header(ev, "Queue")).members.pop(header(ev, "Interface"), None)
 
     def _member_status(self, ev: Mapping[str, Any], at: float, now: float) -> None:
         member = self._member(ev, now)
@@ -154,3 +149,20 @@ class LiveState:
                 "by_state": states,
             }
         return out
+
+
+# The events the live state follows, and how each folds in.
+_FOLDS: dict[str, Callable[[LiveState, Mapping[str, Any], float, float], None]] = {
+    "QueueCallerJoin": LiveState._join,
+    "QueueCallerLeave": LiveState._leave,
+    "QueueCallerAbandon": LiveState._leave,
+    "AgentCalled": LiveState._called,
+    "AgentConnect": LiveState._connect,
+    "AgentComplete": LiveState._done,
+    "AgentRingNoAnswer": LiveState._done,
+    "QueueMemberStatus": LiveState._member_status,
+    "QueueMemberAdded": LiveState._member_status,
+    "QueueMemberRemoved": LiveState._removed,
+    "QueueMemberPause": LiveState._member_status,
+}
+LIVE_EVENTS = tuple(_FOLDS)

@@ -8,6 +8,8 @@ import json
 import logging
 import signal
 import time
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import redis.asyncio as aioredis
 from panoramisk import Manager
@@ -20,6 +22,9 @@ from queue_manager.live import LIVE_EVENTS, LiveState
 
 log = logging.getLogger(__name__)
 ALIVE_TTL_S = 30
+# Screen-pops looked up and published at once; a burst waits its turn rather than exhausting
+# the Redis client's connection pool (each publication in flight holds a connection).
+SCREENPOP_CONCURRENCY = 8
 
 
 class QueueManager:
@@ -34,9 +39,26 @@ class QueueManager:
         self.sessions = db.session_factory(settings.database_url)
         self.joined_at: dict[str, float] = {}  # caller uniqueid -> when it joined its queue (AMI time)
         self._pops: set[asyncio.Task] = set()
+        self._pop_slots = asyncio.Semaphore(SCREENPOP_CONCURRENCY)
         self.live = LiveState()
         self._live_dirty = asyncio.Event()
         self._live_task: asyncio.Task | None = None
+        self.routes = self._routes()
+
+    def _routes(self) -> dict[str, tuple[Callable[[Manager, object], None], ...]]:
+        """AMI event name -> its handlers, in order: the call event first (the screen-pop reads its wait)."""
+        routes: dict[str, list[Callable[[Manager, object], None]]] = {}
+        for name in TRANSLATORS:
+            routes.setdefault(name, []).append(self.on_event)
+        routes.setdefault("AgentCalled", []).append(self.on_agent_called)
+        for name in LIVE_EVENTS:
+            routes.setdefault(name, []).append(self.on_live_event)
+        return {name: tuple(handlers) for name, handlers in routes.items()}
+
+    def on_ami_event(self, manager: Manager, message: Mapping[str, Any]) -> None:
+        """Every AMI event, routed by its name: one dict lookup where panoramisk matches a pattern per name."""
+        for handler in self.routes.get(message["Event"], ()):
+            handler(manager, message)
 
     def on_event(self, _manager: Manager, message: object) -> None:
         """AMI callback: never awaits, so the event loop keeps reading AMI."""
@@ -69,15 +91,25 @@ class QueueManager:
             await asyncio.sleep(0.1)
 
     async def resync(self, manager: Manager) -> None:
-        """Rebuild the live state from Asterisk's QueueStatus: nothing stale survives a restart."""
+        """Rebuild from Asterisk's own lists: nothing stale survives a restart of Asterisk or of this process.
+
+        QueueStatus rebuilds the live state; CoreShowChannels tells the recorder which calls still
+        exist (``pbx.channels``), so the record of a call that died with Asterisk is closed, not left open.
+        """
         try:
             replies = await ami.list_action(manager, {"Action": "QueueStatus"})
+            channels = await ami.list_action(manager, {"Action": "CoreShowChannels"})
         except (ami.AmiError, TimeoutError) as exc:
-            log.warning("live state resync failed: %s", exc)
+            log.warning("resync failed: %s", exc)
             return
-        self.live.resync(replies, time.time())
+        now = time.time()
+        self.live.resync(replies, now)
         self._live_dirty.set()
-        log.info("live state resynchronised: %d queues", len(self.live.queues))
+        active = sorted({header(c, "Uniqueid") for c in channels if header(c, "Event") == "CoreShowChannel"})
+        self.outbox.put_nowait({"type": "pbx.channels", "uniqueids": active, "ts": now})
+        for gone in set(self.joined_at) - set(active):
+            del self.joined_at[gone]
+        log.info("resynchronised: %d queues, %d channels", len(self.live.queues), len(active))
 
     def _resync_soon(self, manager: Manager, *_args: object) -> None:
         """After every (re)login and when Asterisk reports it has fully booted."""
@@ -96,12 +128,13 @@ class QueueManager:
         task.add_done_callback(self._pops.discard)
 
     async def _publish_pop(self, pop: dict) -> None:
-        try:
-            details = await asyncio.to_thread(screenpop.caller_details, self.sessions, pop["caller"])
-            payload = json.dumps(screenpop.stamp({**pop, **details}), ensure_ascii=False)
-            await self.redis.publish(screenpop.channel_for(pop["member"]), payload)
-        except Exception:
-            log.exception("screen-pop for call %s failed", pop.get("uniqueid"))
+        async with self._pop_slots:
+            try:
+                details = await asyncio.to_thread(screenpop.caller_details, self.sessions, pop["caller"])
+                payload = json.dumps(screenpop.stamp({**pop, **details}), ensure_ascii=False)
+                await self.redis.publish(screenpop.channel_for(pop["member"]), payload)
+            except Exception:
+                log.exception("screen-pop for call %s failed", pop.get("uniqueid"))
 
     async def publish_forever(self) -> None:
         """One writer, in AMI order, batching whatever has queued up meanwhile."""
@@ -122,11 +155,7 @@ class QueueManager:
         if self._publisher is None:
             self._publisher = asyncio.create_task(self.publish_forever())
         self.manager = await ami.connect(self.settings, timeout=30, on_login=self._resync_soon)
-        for name in TRANSLATORS:
-            self.manager.register_event(name, self.on_event)
-        self.manager.register_event("AgentCalled", self.on_agent_called)
-        for name in LIVE_EVENTS:
-            self.manager.register_event(name, self.on_live_event)
+        self.manager.register_event("*", self.on_ami_event)
         self.manager.register_event("FullyBooted", self._resync_soon)
         if self._live_task is None:
             self._live_task = asyncio.create_task(self.publish_live_forever())

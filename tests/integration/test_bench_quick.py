@@ -28,3 +28,8 @@ def test_benchmark_quick_run(name: str, tmp_path: Path) -> None:
     assert data["quick"] is True and data["machine"]["cpus"] and data["date"]
     if name == "calls":
         assert data["failed_calls"] == 0 and data["calls"] == 3
+    if name == "ami":
+        assert data["ingest_events_per_s"] > 0 and data["panoramisk_parse_events_per_s"] > 0 and data["ratio"] > 0
+        state = data["state"]
+        assert data["state_ok"] is True and state["callers_waiting"] == 0 and not state["busy_operators"]
+        assert state["call_events_in_redis"] == state["call_events_expected"] > 0 and state["open_queue_joins"] == 0

@@ -1,0 +1,339 @@
+"""AMI ingest: the queue manager's event handling side by side with panoramisk's bare parse.
+
+The AMI stream of a real run (``bench/data/ami_stream.txt.gz``, recorded by
+``python -m bench.ami_capture``) is fed at full speed, in socket-sized chunks, to panoramisk's
+own ``AMIProtocol``, wired to a ``Manager`` the way ``Manager.connection_made`` wires it after a
+connect; only the socket is missing. Every side yields to the event loop after every chunk, as
+a socket read does. The stream is replayed as many times as it takes to make a round long enough
+to time.
+
+(i)   panoramisk bare: its parse (``data_received`` -> ``Message.from_line``) and its dispatch to
+      one no-op callback for every event.
+(ii)  ingest: the same parse and dispatch to the queue manager's handlers, registered as
+      ``QueueManager.start()`` registers them: call events into the outbox, which its publisher
+      writes into a private Redis; the live state, with its publisher running; the screen-pop,
+      which looks the caller up in a migrated SQLite database in a worker thread (every caller
+      is a known citizen without tickets) and publishes. A round ends when every call event is
+      in Redis and every screen-pop has gone out.
+(iii) ingest without screen-pops: the same, AgentCalled feeding only the live state; it shows
+      what the screen-pop lookups cost.
+Not included: the socket read itself, and the resync that ``FullyBooted`` triggers (it asks a
+live Asterisk).
+
+Sides take turns round by round and the median round counts. After every round of ours the end
+state is checked: nobody waiting and no operator ringing or on a call in the live state, no
+queue join left open, the call events in Redis, type by type, equal to a count made from the raw
+stream without panoramisk or the translators, and no warning logged (a failed screen-pop). A
+wrong state fails the run. Quick mode: one round over the stream up to its first quiet point
+(the first wave of calls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import gzip
+import json
+import logging
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from panoramisk import Manager
+from panoramisk.ami_protocol import AMIProtocol
+
+from alo185 import bus, db, redis_server
+from alo185.instance import isolated_settings
+from alo185.models import Citizen
+from alo185.phone import normalize
+from alo185.settings import Settings
+from bench.ami_capture import INDEX_FILE, STREAM_FILE
+from queue_manager.events import CALL_USEREVENT, TRANSLATORS
+from queue_manager.service import QueueManager
+
+CHUNK = 4096  # bytes a socket read hands over
+ROUNDS = 5
+ROUND_EVENTS = 30_000  # AMI events per round (the stream is replayed as often as it takes)
+GOAL_RATIO = 0.8
+EOL = "\r\n"
+BUSY = ("ringing", "on_call")
+# What each AMI event becomes on the call-event stream, written out apart from the translators.
+CALL_EVENT_TYPES = {
+    "QueueCallerJoin": "queue.join",
+    "AgentConnect": "queue.connect",
+    "AgentComplete": "queue.complete",
+    "QueueCallerAbandon": "queue.abandon",
+}
+USER_EVENT_STAGES = {"start": "call.start", "ivr-done": "ivr.done", "voicemail": "call.voicemail"}
+
+
+# The stream, read without panoramisk: what the check compares against.
+
+
+def load_stream(quick: bool) -> bytes:
+    """The recorded bytes; in quick mode up to the first quiet point."""
+    data = gzip.decompress(STREAM_FILE.read_bytes())
+    if quick:
+        data = data[: json.loads(INDEX_FILE.read_text())["quiet_offsets"][0]]
+    return data
+
+
+def messages(data: bytes) -> Iterator[dict[str, str]]:
+    """Each AMI message's headers (the first value of a repeated one)."""
+    for block in data.decode("utf-8", "replace").split(EOL + EOL):
+        headers: dict[str, str] = {}
+        for line in block.split(EOL):
+            key, sep, value = line.partition(": ")
+            if sep:
+                headers.setdefault(key, value)
+        if headers:
+            yield headers
+
+
+def call_event_type(headers: dict[str, str]) -> str | None:
+    """The call event an AMI event should give, by the rules in ``docs/events.md``."""
+    name, uniqueid = headers.get("Event"), headers.get("Uniqueid")
+    if not uniqueid:
+        return None
+    if name == "UserEvent":
+        return USER_EVENT_STAGES.get(headers.get("Stage", "")) if headers.get("UserEvent") == CALL_USEREVENT else None
+    if name == "Hangup":
+        return "call.end" if uniqueid == headers.get("Linkedid") else None  # the citizen's channel only
+    return CALL_EVENT_TYPES.get(name)
+
+
+def stream_facts(data: bytes) -> dict[str, Any]:
+    """AMI events, the call events they should give (by type), and the callers, counted from the text."""
+    events = [h for h in messages(data) if "Event" in h]
+    return {
+        "events": len(events),
+        "by_event": Counter(h["Event"] for h in events),
+        "call_events": Counter(t for h in events if (t := call_event_type(h))),
+        "callers": sorted({h["CallerIDNum"] for h in events if h.get("Event") == "QueueCallerJoin"}),
+    }
+
+
+# panoramisk's protocol and manager, without a socket.
+
+
+class _NullTransport(asyncio.Transport):
+    """Where the protocol's own writes (pings) would go."""
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def wired_manager() -> Manager:
+    """A Manager with its AMIProtocol attached exactly as after a connect (no login: no user given)."""
+    loop = asyncio.get_running_loop()
+    manager = Manager(loop=loop)
+    protocol = AMIProtocol()
+    protocol.connection_made(_NullTransport())
+    connected = loop.create_future()
+    connected.set_result((protocol.transport, protocol))
+    manager.connection_made(connected)
+    return manager
+
+
+async def feed(manager: Manager, chunks: list[bytes], passes: int) -> None:
+    for _ in range(passes):
+        for chunk in chunks:
+            manager.protocol.data_received(chunk)
+            await asyncio.sleep(0)  # the loop runs other tasks between socket reads
+
+
+def _noop(_manager: Manager, _event: object) -> None:
+    pass
+
+
+async def bare_round(chunks: list[bytes], passes: int) -> float:
+    manager = wired_manager()
+    manager.register_event("*", _noop)
+    gc.collect()
+    started = time.perf_counter()
+    await feed(manager, chunks, passes)
+    elapsed = time.perf_counter() - started
+    manager.close()
+    return elapsed
+
+
+# Ours.
+
+
+class _Problems(logging.Handler):
+    """Warnings and errors the queue manager logs (a failed screen-pop, Redis unavailable)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def logged_problems() -> Iterator[list[str]]:
+    handler = _Problems()
+    logger = logging.getLogger("queue_manager")
+    logger.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+
+
+async def our_round(
+    settings: Settings, chunks: list[bytes], passes: int, facts: dict, screen_pops: bool = True
+) -> tuple[float, dict]:
+    qm = QueueManager(settings)
+    if not screen_pops:  # AgentCalled then only feeds the live state
+        qm.routes = {**qm.routes, "AgentCalled": (qm.on_live_event,)}
+    await qm.redis.delete(bus.CALL_EVENTS)
+    manager = wired_manager()
+    manager.register_event("*", qm.on_ami_event)  # as QueueManager.start() does (its FullyBooted resync needs AMI)
+    background = {asyncio.create_task(qm.publish_forever()), asyncio.create_task(qm.publish_live_forever())}
+    expected = sum(facts["call_events"].values()) * passes
+    with logged_problems() as problems:
+        gc.collect()
+        started = time.perf_counter()
+        await feed(manager, chunks, passes)
+        await _screen_pops_done(background)
+        await _published(qm, expected, timeout=60)
+        elapsed = time.perf_counter() - started
+        await _published(qm, expected + 1, timeout=0.3)  # anything beyond the expected count shows too
+    for task in background:
+        task.cancel()
+    manager.close()
+    state = await check_state(qm, facts, passes, problems)
+    await qm.redis.aclose()
+    return elapsed, state
+
+
+async def _screen_pops_done(background: set[asyncio.Task]) -> None:
+    others = asyncio.all_tasks() - background - {asyncio.current_task()}
+    await asyncio.gather(*others)
+
+
+async def _published(qm: QueueManager, count: int, timeout: float) -> None:
+    deadline = time.perf_counter() + timeout
+    while (qm.published < count or not qm.outbox.empty()) and time.perf_counter() < deadline:
+        await asyncio.sleep(0.001)
+
+
+async def check_state(qm: QueueManager, facts: dict, passes: int, problems: list[str]) -> dict[str, Any]:
+    """The end state after the last call: quiet queues, and every call event in Redis exactly once."""
+    snapshot = qm.live.snapshot(time.time())
+    operators = [(queue, iface, op["state"]) for queue, q in snapshot.items() for iface, op in q["operators"].items()]
+    busy = [f"{queue} {iface}: {state}" for queue, iface, state in operators if state in BUSY]
+    expected = Counter({kind: n * passes for kind, n in facts["call_events"].items()})
+    in_redis = Counter(json.loads(f["event"])["type"] for _id, f in await qm.redis.xrange(bus.CALL_EVENTS))
+    rules_cover_translators = set(TRANSLATORS) == set(CALL_EVENT_TYPES) | {"UserEvent", "Hangup"}
+    state = {
+        "callers_waiting": sum(q["waiting"] for q in snapshot.values()),
+        "operators": len(operators),
+        "operators_by_state": dict(Counter(state for _q, _i, state in operators)),
+        "busy_operators": busy[:10],
+        "open_queue_joins": len(qm.joined_at),
+        "call_events_expected": sum(expected.values()),
+        "call_events_in_redis": sum(in_redis.values()),
+        "call_events_published": qm.published,
+        "call_events_by_type_match": in_redis == expected and rules_cover_translators,
+        "problems_logged": problems[:10],
+    }
+    state["ok"] = (
+        state["callers_waiting"] == 0
+        and not busy
+        and state["operators"] > 0
+        and state["open_queue_joins"] == 0
+        and state["call_events_by_type_match"]
+        and qm.published == state["call_events_expected"]
+        and not problems
+    )
+    return state
+
+
+def seed_citizens(settings: Settings, callers: list[str]) -> None:
+    """Every caller a known citizen, so each screen-pop runs its full lookup."""
+    with db.session_factory(settings.database_url)() as s:
+        s.add_all(Citizen(phone=normalize(c), full_name=f"Vatandaş {i}") for i, c in enumerate(callers))
+        s.commit()
+
+
+SIDES = ("panoramisk", "ingest", "ingest_without_screenpops")
+
+
+async def one_round(side: str, settings: Settings, chunks: list[bytes], passes: int, facts: dict) -> tuple:
+    if side == "panoramisk":
+        return await bare_round(chunks, passes), None
+    return await our_round(settings, chunks, passes, facts, screen_pops=side == "ingest")
+
+
+async def alternate(settings: Settings, data: bytes, facts: dict, rounds: int, passes: int) -> dict[str, list]:
+    """Sides take turns, and which goes first rotates, so a noisy neighbour hits all alike."""
+    chunks = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
+    results: dict[str, list] = {side: [] for side in (*SIDES, "states")}
+    for i in range(rounds):
+        for side in SIDES[i % len(SIDES) :] + SIDES[: i % len(SIDES)]:
+            elapsed, state = await one_round(side, settings, chunks, passes, facts)
+            results[side].append(elapsed)
+            if state is not None:
+                results["states"].append({"side": side, **state})
+    return results
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    data = load_stream(quick)
+    facts = stream_facts(data)
+    rounds = 1 if quick else ROUNDS
+    passes = 1 if quick else max(1, round(ROUND_EVENTS / facts["events"]))
+    with tempfile.TemporaryDirectory(prefix="alo185-bench-") as tmp:
+        settings = isolated_settings(Path(tmp))
+        redis_server.start(settings)
+        try:
+            db.migrate(settings.database_url)
+            seed_citizens(settings, facts["callers"])
+            results = asyncio.run(alternate(settings, data, facts, rounds, passes))
+        finally:
+            redis_server.stop(settings)
+    return figures(results, facts, len(data), passes)
+
+
+def figures(results: dict[str, list], facts: dict, size: int, passes: int) -> dict[str, Any]:
+    events = facts["events"] * passes
+    per_s = {side: [events / s for s in results[side]] for side in SIDES}
+    median = {side: statistics.median(per_s[side]) for side in SIDES}
+    failed = [s for s in results["states"] if not s["ok"]]
+    return {
+        "ingest_events_per_s": round(median["ingest"]),
+        "panoramisk_parse_events_per_s": round(median["panoramisk"]),
+        "ratio": round(median["ingest"] / median["panoramisk"], 3),
+        "goal_ratio": GOAL_RATIO,
+        "ingest_without_screenpops_events_per_s": round(median["ingest_without_screenpops"]),
+        "ratio_without_screenpops": round(median["ingest_without_screenpops"] / median["panoramisk"], 3),
+        "events": events,
+        "rounds_events_per_s": {side: [round(x) for x in per_s[side]] for side in SIDES},
+        "stream": {
+            "bytes": size,
+            "events": facts["events"],
+            "passes_per_round": passes,
+            "chunk_bytes": CHUNK,
+            "by_event": dict(facts["by_event"].most_common()),
+            "call_events": dict(facts["call_events"].most_common()),
+        },
+        "state_ok": not failed,
+        "states_checked": len(results["states"]),
+        "state": (failed or results["states"])[-1],
+        "includes": "panoramisk's parse and dispatch; the queue manager's handlers: call events translated into the "
+        "outbox and written to a private Redis by its publisher, the live state and its publisher, screen-pops "
+        "(caller lookup in SQLite in a worker thread, every caller a known citizen without tickets, then PUBLISH)",
+        "without_screenpops": "the same without the AgentCalled screen-pop (lookup and publication)",
+        "excludes": "the socket read; the resync FullyBooted triggers (it queries a live Asterisk)",
+    }
