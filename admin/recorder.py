@@ -2,6 +2,8 @@
 
 Idempotent: each event type sets its own fields of the record keyed by uniqueid, so a
 redelivered or reordered event gives the same record. Events are acked only after commit.
+A record's 15-minute queue interval is recomputed from the records in the same transaction
+(``queue_manager.intervals``), so the persisted figures are idempotent too.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,9 +25,12 @@ from alo185 import bus, db
 from alo185.models import CallRecord, SurveyAnswer, SurveyOptOut
 from alo185.settings import Settings
 from ivr import survey
+from queue_manager import intervals
 
 log = logging.getLogger(__name__)
 GROUP = "recorder"
+LOST = "pbx_lost"  # end_cause of a call that died with Asterisk (found at the resync after it came back)
+LOST_MARGIN = timedelta(seconds=2)
 
 
 def _when(ts: Any) -> datetime | None:
@@ -90,7 +95,7 @@ def _on_abandon(r: CallRecord, e: dict[str, Any]) -> None:
 
 
 def _on_end(r: CallRecord, e: dict[str, Any]) -> None:
-    _set(r, ended_at=_when(e.get("ts")))
+    _set(r, ended_at=_when(e.get("ts")), end_cause=e.get("cause"))
 
 
 APPLY: dict[str, Callable[[CallRecord, dict[str, Any]], None]] = {
@@ -111,6 +116,8 @@ def outcome(r: CallRecord) -> str | None:
         return "answered"
     if r.abandoned:
         return "abandoned"
+    if r.end_cause == LOST:
+        return "lost"
     if r.ivr_action == "voicemail":
         return "voicemail"
     if r.ivr_action == "hangup":
@@ -147,6 +154,9 @@ def apply_event(session: Session, event: dict[str, Any]) -> CallRecord | SurveyA
     """Fold one event into its call record (created on first sight). Unknown types are ignored."""
     if event.get("type") == "survey" and event.get("uniqueid"):
         return apply_survey(session, event)
+    if event.get("type") == "pbx.channels":
+        close_lost(session, event)
+        return None
     handler = APPLY.get(event.get("type", ""))
     uniqueid = event.get("uniqueid")
     if handler is None or not uniqueid:
@@ -157,14 +167,50 @@ def apply_event(session: Session, event: dict[str, Any]) -> CallRecord | SurveyA
             return None  # a channel that never entered the hotline
         record = CallRecord(uniqueid=uniqueid, answered=False, abandoned=False)
         session.add(record)
+    counted_before = intervals.snapshot(record)
     handler(record, event)
+    _derive(session, record, counted_before)
+    return record
+
+
+def _derive(session: Session, record: CallRecord, counted_before: Any) -> None:
+    """What follows from the record's own fields: duration, talk time, outcome, its queue interval."""
     if record.started_at and record.ended_at:
         record.duration_s = round((record.ended_at - record.started_at).total_seconds(), 3)
     if record.answered_at and record.ended_at and record.talk_source != "queue":
         # Asterisk's AgentComplete is authoritative; without it the talk ran until the caller's hang-up.
         record.talk_s, record.talk_source = round((record.ended_at - record.answered_at).total_seconds(), 3), "derived"
     record.outcome = outcome(record)
-    return record
+    intervals.refresh_if_changed(session, counted_before, record)
+
+
+def close_lost(session: Session, event: dict[str, Any]) -> list[CallRecord]:
+    """Asterisk listed its channels at a resync (``pbx.channels``): open calls not among them died with it.
+
+    Only calls that started a little before the list was taken, so one starting just then is not closed.
+    """
+    at = _when(event.get("ts"))
+    if at is None:
+        return []
+    active = set(event.get("uniqueids") or [])
+    started_before = at - LOST_MARGIN
+    open_records = session.scalars(
+        select(CallRecord).where(
+            CallRecord.ended_at.is_(None),
+            or_(CallRecord.started_at <= started_before, CallRecord.started_at.is_(None)),
+        )
+    )
+    closed = []
+    for record in open_records:
+        if record.uniqueid in active:
+            continue
+        counted_before = intervals.snapshot(record)
+        record.ended_at, record.end_cause = at, LOST
+        _derive(session, record, counted_before)
+        closed.append(record)
+    if closed:
+        log.warning("%d call(s) ended with Asterisk: %s", len(closed), ", ".join(r.uniqueid for r in closed))
+    return closed
 
 
 class Recorder:

@@ -41,4 +41,6 @@ class CallRecord(Base):
     answered_by: Mapped[str | None] = mapped_column(String(128))
     abandoned: Mapped[bool] = mapped_column(Boolean, default=False)
     outcome: Mapped[str | None] = mapped_column(String(16))
+    # Asterisk's hang-up cause code, or "pbx_lost" when the call died with Asterisk (closed at the resync).
+    end_cause: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now(), onupdate=func.now())

@@ -184,3 +184,21 @@ def test_loop_publisher_holds_events_while_redis_is_down_and_keeps_order(tmp_pat
         assert seqs == list(range(300))
     finally:
         redis_server.stop(settings)
+
+
+def test_calls_missing_from_asterisks_channel_list_are_closed_as_lost(sessions) -> None:  # type: ignore[no-untyped-def]
+    waiting = [
+        {"type": "call.start", "uniqueid": u, "ts": T0, "linkedid": u, "caller": "+905321234567"} for u in ("a", "b")
+    ]
+    joins = [{"type": "queue.join", "uniqueid": u, "ts": T0 + 4, "queue": "su", "position": 1} for u in ("a", "b")]
+    just_started = {"type": "call.start", "uniqueid": "c", "ts": T0 + 29.5, "linkedid": "c", "caller": "+90532"}
+    resync = {"type": "pbx.channels", "uniqueids": ["b"], "ts": T0 + 30}
+    with sessions.begin() as s:
+        for e in [*waiting, *joins, just_started, EVENTS[0] | {"uniqueid": "done"}, resync, resync]:
+            apply_event(s, e)
+        apply_event(s, {"type": "call.end", "uniqueid": "done", "ts": T0 + 10, "cause": "16"})
+    with sessions() as s:
+        rows = {r.uniqueid: r for r in s.scalars(select(CallRecord))}
+    assert (rows["a"].outcome, rows["a"].end_cause, rows["a"].duration_s) == ("lost", "pbx_lost", 30.0)
+    assert rows["b"].ended_at is None and rows["c"].ended_at is None  # still there / started as the list was taken
+    assert (rows["done"].outcome, rows["done"].end_cause) == ("ended", "16")

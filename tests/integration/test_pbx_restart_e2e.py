@@ -1,0 +1,60 @@
+"""Asterisk dies with callers waiting and comes back: the live state and the call records hold nothing stale.
+
+Asterisk is killed (SIGKILL), so it sends no leave or hang-up events: only the queue manager's resync
+on reconnecting (QueueStatus, CoreShowChannels) can clear the two waiting callers and close their records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from pathlib import Path
+
+from alo185 import ami, bus, procs, simulate
+from alo185.instance import isolated_settings, running_stack
+from alo185.settings import Settings
+
+
+def _waiting(redis, queue: str) -> set[str]:  # type: ignore[no-untyped-def]
+    live = json.loads(redis.get(bus.LIVE_QUEUES) or "{}")
+    return {c["uniqueid"] for c in live.get(queue, {}).get("callers", [])}
+
+
+def _paused_operator(settings: Settings, queue: str) -> None:
+    """One logged-in operator on a break: the IVR sends callers to the queue, and there they wait."""
+
+    async def _go() -> None:
+        async with ami.session(settings) as manager:
+            interface = await simulate.add_operator(manager, queue, "Molada", talk_s=2, ident=7)
+            pause = {"Action": "QueuePause", "Queue": queue, "Interface": interface, "Paused": "true", "Reason": "mola"}
+            await ami.action(manager, pause)
+
+    asyncio.run(_go())
+
+
+def test_a_restart_with_callers_waiting_leaves_nothing_stale(tmp_path: Path) -> None:
+    settings = isolated_settings(tmp_path)
+    with running_stack(settings) as stack:
+        redis = bus.connect(settings.redis_connection_url)
+        _paused_operator(settings, "temizlik")
+        callers = [stack.call(stack.after_notice("1w3"), caller=f"+90532777000{i}") for i in range(2)]
+        assert procs.wait_until(lambda: _waiting(redis, "temizlik") == set(callers), 120), _waiting(redis, "temizlik")
+
+        pid = procs.running_pid(settings, "asterisk")
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        assert procs.wait_until(lambda: not procs.alive(pid), 10)
+        assert _waiting(redis, "temizlik") == set(callers)  # nobody told the queue manager
+        stack.pbx.start()
+
+        assert procs.wait_until(lambda: not _waiting(redis, "temizlik"), 60), _waiting(redis, "temizlik")
+        for uniqueid in callers:
+            record = stack.wait_record(uniqueid, timeout=60)
+            assert record.ended_at is not None and record.outcome == "lost", (record.outcome, record.ended_at)
+            assert record.queue == "temizlik" and not record.answered
+
+        _paused_operator(settings, "temizlik")  # dynamic members do not outlive Asterisk
+        after = stack.call(stack.after_notice("1w3"), caller="+905327770009")  # events flow again
+        assert procs.wait_until(lambda: _waiting(redis, "temizlik") == {after}, 120), _waiting(redis, "temizlik")
