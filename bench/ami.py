@@ -12,20 +12,23 @@ to time.
 (ii)  ingest: the same parse and dispatch to the queue manager's handlers, registered as
       ``QueueManager.start()`` registers them: call events into the outbox, which its publisher
       writes into a private Redis; the live state, with its publisher running; the screen-pop,
-      which looks the caller up in a migrated SQLite database in a worker thread (every caller
-      is a known citizen without tickets) and publishes. A round ends when every call event is
-      in Redis and every screen-pop has gone out.
-(iii) ingest without screen-pops: the same, AgentCalled feeding only the live state; it shows
-      what the screen-pop lookups cost.
+      which reads the caller card from Redis and publishes. Before the round, each recorded
+      call's card is built from a migrated SQLite database (every caller a known citizen without
+      tickets) and stored, as the IVR does during the call, seconds before the ring. A round
+      ends when every call event is in Redis and every screen-pop has gone out.
+(iii) ingest with database lookups: the same without the cards, as for calls that bypassed the
+      IVR: each screen-pop looks the caller up in the database in a worker thread.
+(iv)  ingest without screen-pops: the same, AgentCalled feeding only the live state; it shows
+      what the screen-pops cost.
 Not included: the socket read itself, and the resync that ``FullyBooted`` triggers (it asks a
 live Asterisk).
 
 Sides take turns round by round and the median round counts. After every round of ours the end
 state is checked: nobody waiting and no operator ringing or on a call in the live state, no
 queue join left open, the call events in Redis, type by type, equal to a count made from the raw
-stream without panoramisk or the translators, and no warning logged (a failed screen-pop). A
-wrong state fails the run. Quick mode: one round over the stream up to its first quiet point
-(the first wave of calls).
+stream without panoramisk or the translators, no warning logged (a failed screen-pop), and as
+many database lookups as the side calls for (none with the cards). A wrong state fails the run.
+Quick mode: one round over the stream up to its first quiet point (the first wave of calls).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from alo185.instance import isolated_settings
 from alo185.models import Citizen
 from alo185.phone import normalize
 from alo185.settings import Settings
+from alo185.tickets import caller_card
 from bench.ami_capture import INDEX_FILE, STREAM_FILE
 from queue_manager.events import CALL_USEREVENT, TRANSLATORS
 from queue_manager.service import QueueManager
@@ -115,6 +119,7 @@ def stream_facts(data: bytes) -> dict[str, Any]:
         "by_event": Counter(h["Event"] for h in events),
         "call_events": Counter(t for h in events if (t := call_event_type(h))),
         "callers": sorted({h["CallerIDNum"] for h in events if h.get("Event") == "QueueCallerJoin"}),
+        "calls": {h["Uniqueid"]: h["CallerIDNum"] for h in events if h.get("Event") == "QueueCallerJoin"},
     }
 
 
@@ -190,13 +195,13 @@ def logged_problems() -> Iterator[list[str]]:
         logger.removeHandler(handler)
 
 
-async def our_round(
-    settings: Settings, chunks: list[bytes], passes: int, facts: dict, screen_pops: bool = True
-) -> tuple[float, dict]:
+async def our_round(settings: Settings, chunks: list[bytes], passes: int, facts: dict, side: str) -> tuple[float, dict]:
     qm = QueueManager(settings)
-    if not screen_pops:  # AgentCalled then only feeds the live state
+    if side == "ingest_without_screenpops":  # AgentCalled then only feeds the live state
         qm.routes = {**qm.routes, "AgentCalled": (qm.on_live_event,)}
-    await qm.redis.delete(bus.CALL_EVENTS)
+    await qm.redis.delete(bus.CALL_EVENTS, *map(bus.caller_card_key, facts["calls"]))
+    if side == "ingest":
+        await store_cards(qm, settings, facts["calls"])
     manager = wired_manager()
     manager.register_event("*", qm.on_ami_event)  # as QueueManager.start() does (its FullyBooted resync needs AMI)
     background = {asyncio.create_task(qm.publish_forever()), asyncio.create_task(qm.publish_live_forever())}
@@ -212,9 +217,19 @@ async def our_round(
     for task in background:
         task.cancel()
     manager.close()
-    state = await check_state(qm, facts, passes, problems)
+    lookups = facts["by_event"]["AgentCalled"] * passes if side == "ingest_db_lookup" else 0
+    state = await check_state(qm, facts, passes, problems, lookups)
     await qm.redis.aclose()
     return elapsed, state
+
+
+async def store_cards(qm: QueueManager, settings: Settings, calls: dict[str, str]) -> None:
+    """Each recorded call's caller card, built and stored as the IVR does before the call joins its queue."""
+    async with qm.redis.pipeline(transaction=False) as pipe:
+        for uniqueid, caller in calls.items():
+            card = await asyncio.to_thread(caller_card.build, qm.sessions, normalize(caller) or "")
+            pipe.set(bus.caller_card_key(uniqueid), card, ex=caller_card.ttl_s(settings))
+        await pipe.execute()
 
 
 async def _screen_pops_done(background: set[asyncio.Task]) -> None:
@@ -228,8 +243,9 @@ async def _published(qm: QueueManager, count: int, timeout: float) -> None:
         await asyncio.sleep(0.001)
 
 
-async def check_state(qm: QueueManager, facts: dict, passes: int, problems: list[str]) -> dict[str, Any]:
-    """The end state after the last call: quiet queues, and every call event in Redis exactly once."""
+async def check_state(qm: QueueManager, facts: dict, passes: int, problems: list[str], lookups: int) -> dict[str, Any]:
+    """The end state after the last call: quiet queues, every call event in Redis exactly once, and as many
+    screen-pops that asked the database as ``lookups``."""
     snapshot = qm.live.snapshot(time.time())
     operators = [(queue, iface, op["state"]) for queue, q in snapshot.items() for iface, op in q["operators"].items()]
     busy = [f"{queue} {iface}: {state}" for queue, iface, state in operators if state in BUSY]
@@ -247,6 +263,8 @@ async def check_state(qm: QueueManager, facts: dict, passes: int, problems: list
         "call_events_published": qm.published,
         "call_events_by_type_match": in_redis == expected and rules_cover_translators,
         "problems_logged": problems[:10],
+        "screenpop_db_lookups": qm.pop_lookups,
+        "screenpop_db_lookups_expected": lookups,
     }
     state["ok"] = (
         state["callers_waiting"] == 0
@@ -256,6 +274,7 @@ async def check_state(qm: QueueManager, facts: dict, passes: int, problems: list
         and state["call_events_by_type_match"]
         and qm.published == state["call_events_expected"]
         and not problems
+        and qm.pop_lookups == lookups
     )
     return state
 
@@ -267,13 +286,13 @@ def seed_citizens(settings: Settings, callers: list[str]) -> None:
         s.commit()
 
 
-SIDES = ("panoramisk", "ingest", "ingest_without_screenpops")
+SIDES = ("panoramisk", "ingest", "ingest_db_lookup", "ingest_without_screenpops")
 
 
 async def one_round(side: str, settings: Settings, chunks: list[bytes], passes: int, facts: dict) -> tuple:
     if side == "panoramisk":
         return await bare_round(chunks, passes), None
-    return await our_round(settings, chunks, passes, facts, screen_pops=side == "ingest")
+    return await our_round(settings, chunks, passes, facts, side)
 
 
 async def alternate(settings: Settings, data: bytes, facts: dict, rounds: int, passes: int) -> dict[str, list]:
@@ -316,6 +335,9 @@ def figures(results: dict[str, list], facts: dict, size: int, passes: int) -> di
         "panoramisk_parse_events_per_s": round(median["panoramisk"]),
         "ratio": round(median["ingest"] / median["panoramisk"], 3),
         "goal_ratio": GOAL_RATIO,
+        "screenpop_details": "caller card from Redis (written by the IVR)",
+        "ingest_db_lookup_events_per_s": round(median["ingest_db_lookup"]),
+        "ratio_db_lookup": round(median["ingest_db_lookup"] / median["panoramisk"], 3),
         "ingest_without_screenpops_events_per_s": round(median["ingest_without_screenpops"]),
         "ratio_without_screenpops": round(median["ingest_without_screenpops"] / median["panoramisk"], 3),
         "events": events,
@@ -333,7 +355,10 @@ def figures(results: dict[str, list], facts: dict, size: int, passes: int) -> di
         "state": (failed or results["states"])[-1],
         "includes": "panoramisk's parse and dispatch; the queue manager's handlers: call events translated into the "
         "outbox and written to a private Redis by its publisher, the live state and its publisher, screen-pops "
-        "(caller lookup in SQLite in a worker thread, every caller a known citizen without tickets, then PUBLISH)",
-        "without_screenpops": "the same without the AgentCalled screen-pop (lookup and publication)",
+        "(GET of the caller card the IVR stored before the call reached its queue, then PUBLISH); the cards are "
+        "stored before the round (every caller a known citizen without tickets), as the IVR does during the calls",
+        "db_lookup": "the same without caller cards, as for a call that bypassed the IVR: each screen-pop looks the "
+        "caller up in SQLite in a worker thread",
+        "without_screenpops": "the same without the AgentCalled screen-pop (card or lookup, and publication)",
         "excludes": "the socket read; the resync FullyBooted triggers (it queries a live Asterisk)",
     }

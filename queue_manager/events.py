@@ -32,68 +32,60 @@ def header(ev: AmiEvent, name: str) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-class _Fields:
-    """Header access for the translators (``first`` of each header)."""
-
-    def __init__(self, ev: AmiEvent) -> None:
-        self._ev = ev
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return first(self._ev, name, default)
+def _base(kind: str, ev: AmiEvent, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, "uniqueid": first(ev, "Uniqueid", ""), "ts": _num(first(ev, "Timestamp")), **fields}
 
 
-def _base(kind: str, ev: _Fields) -> dict[str, Any]:
-    return {"type": kind, "uniqueid": ev.get("Uniqueid", ""), "ts": _num(ev.get("Timestamp"))}
-
-
-def _user_event(ev: _Fields) -> dict[str, Any] | None:
-    if ev.get("UserEvent") != CALL_USEREVENT:
+def _user_event(ev: AmiEvent) -> dict[str, Any] | None:
+    if first(ev, "UserEvent") != CALL_USEREVENT:
         return None
-    stage = ev.get("Stage")
+    stage = first(ev, "Stage")
     if stage == "start":
-        return {**_base("call.start", ev), "linkedid": ev.get("Linkedid", ""), "caller": ev.get("CallerIDNum", "")}
+        return _base("call.start", ev, linkedid=first(ev, "Linkedid", ""), caller=first(ev, "CallerIDNum", ""))
     if stage == "ivr-done":
-        return {**_base("ivr.done", ev), "agi_status": ev.get("AgiStatus", "")}
+        return _base("ivr.done", ev, agi_status=first(ev, "AgiStatus", ""))
     if stage == "voicemail":
-        return {**_base("call.voicemail", ev), "reason": ev.get("Reason", "")}
+        return _base("call.voicemail", ev, reason=first(ev, "Reason", ""))
     return None
 
 
-def _hangup(ev: _Fields) -> dict[str, Any] | None:
+def _hangup(ev: AmiEvent) -> dict[str, Any] | None:
     # Only the channel that started the call (the citizen's), not operator legs.
-    if ev.get("Uniqueid") != ev.get("Linkedid"):
+    if first(ev, "Uniqueid") != first(ev, "Linkedid"):
         return None
-    return {**_base("call.end", ev), "cause": ev.get("Cause", "")}
+    return _base("call.end", ev, cause=first(ev, "Cause", ""))
 
 
-def _queue_join(ev: _Fields) -> dict[str, Any]:
-    return {**_base("queue.join", ev), "queue": ev.get("Queue", ""), "position": _num(ev.get("Position"))}
+def _queue_join(ev: AmiEvent) -> dict[str, Any]:
+    return _base("queue.join", ev, queue=first(ev, "Queue", ""), position=_num(first(ev, "Position")))
 
 
-def _agent_connect(ev: _Fields) -> dict[str, Any]:
-    return {
-        **_base("queue.connect", ev),
-        "queue": ev.get("Queue", ""),
-        "member": ev.get("MemberName") or ev.get("Interface", ""),
-        "wait_s": _num(ev.get("HoldTime")),
-        "ring_s": _num(ev.get("RingTime")),
-    }
+def _agent_connect(ev: AmiEvent) -> dict[str, Any]:
+    return _base(
+        "queue.connect",
+        ev,
+        queue=first(ev, "Queue", ""),
+        member=first(ev, "MemberName") or first(ev, "Interface", ""),
+        wait_s=_num(first(ev, "HoldTime")),
+        ring_s=_num(first(ev, "RingTime")),
+    )
 
 
-def _agent_complete(ev: _Fields) -> dict[str, Any]:
-    return {
-        **_base("queue.complete", ev),
-        "queue": ev.get("Queue", ""),
-        "talk_s": _num(ev.get("TalkTime")),
-        "reason": ev.get("Reason", ""),
-    }
+def _agent_complete(ev: AmiEvent) -> dict[str, Any]:
+    return _base(
+        "queue.complete",
+        ev,
+        queue=first(ev, "Queue", ""),
+        talk_s=_num(first(ev, "TalkTime")),
+        reason=first(ev, "Reason", ""),
+    )
 
 
-def _abandon(ev: _Fields) -> dict[str, Any]:
-    return {**_base("queue.abandon", ev), "queue": ev.get("Queue", ""), "wait_s": _num(ev.get("HoldTime"))}
+def _abandon(ev: AmiEvent) -> dict[str, Any]:
+    return _base("queue.abandon", ev, queue=first(ev, "Queue", ""), wait_s=_num(first(ev, "HoldTime")))
 
 
-TRANSLATORS: dict[str, Callable[[_Fields], dict[str, Any] | None]] = {
+TRANSLATORS: dict[str, Callable[[AmiEvent], dict[str, Any] | None]] = {
     "UserEvent": _user_event,
     "Hangup": _hangup,
     "QueueCallerJoin": _queue_join,
@@ -105,7 +97,6 @@ TRANSLATORS: dict[str, Callable[[_Fields], dict[str, Any] | None]] = {
 
 def translate(ev: AmiEvent) -> dict[str, Any] | None:
     """The call event for an AMI event, or None if it is not one we record."""
-    fields = _Fields(ev)
-    translator = TRANSLATORS.get(fields.get("Event", ""))
-    event = translator(fields) if translator else None
+    translator = TRANSLATORS.get(first(ev, "Event", ""))
+    event = translator(ev) if translator else None
     return event if event and event["uniqueid"] else None

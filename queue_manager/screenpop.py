@@ -4,26 +4,23 @@ Published on the Redis pub/sub channel ``alo185:screenpop:<member>`` (the queue 
 as one JSON object (schema in ``docs/events.md``): the caller's number and its masked form
 (the console shows one or the other by role), the recognised citizen or platform caller, their
 open and recent tickets, the IVR path and language (channel variables the dialplan set, sent
-with the event), the wait so far and whether it is a callback. The database lookup runs in a
-worker thread; the AMI loop never waits on it.
+with the event), the wait so far and whether it is a callback. Who the caller is (and the masked
+number) comes from the caller card the IVR left in Redis (``alo185.tickets.caller_card``); only
+a call that bypassed the IVR is looked up in the database, in a worker thread. The AMI loop
+never waits on either.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
-
-from alo185.models import Citizen, PlatformRole, Ticket
-from alo185.phone import mask, normalize
-from alo185.tickets import queries
+from alo185.phone import normalize
 from queue_manager.events import header
 
 CHANNEL_PREFIX = "alo185:screenpop:"
-RECENT = 5
 
 
 def channel_for(member: str) -> str:
@@ -41,7 +38,10 @@ def channel_variables(event: Mapping[str, Any]) -> dict[str, str]:
 
 
 def from_agent_called(event: Mapping[str, Any], joined_at: float | None, now: float) -> dict[str, Any]:
-    """What AMI tells us: the call, the member rung, the IVR's variables, the wait so far."""
+    """What AMI tells us: the call, the member rung, the IVR's variables, the wait so far.
+
+    Not the masked number: masking parses the number (phonenumbers), which the caller card has done.
+    """
     variables = channel_variables(event)
     caller = normalize(header(event, "CallerIDNum")) or ""
     ts = float(header(event, "Timestamp") or now)
@@ -52,7 +52,6 @@ def from_agent_called(event: Mapping[str, Any], joined_at: float | None, now: fl
         "member": header(event, "MemberName") or header(event, "Interface"),
         "interface": header(event, "Interface"),
         "caller": caller,
-        "caller_masked": mask(caller) if caller else "",
         "ivr_path": variables.get("ALO185_IVR_PATH", ""),
         "lang": variables.get("ALO185_LANG", "") or "tr",
         "category": variables.get("ALO185_CATEGORY", ""),
@@ -62,36 +61,11 @@ def from_agent_called(event: Mapping[str, Any], joined_at: float | None, now: fl
     }
 
 
-def _ticket(t: Ticket) -> dict[str, Any]:
-    return {
-        "number": t.number,
-        "status": queries.public_status(t),
-        "category": t.category.name,
-        "created_at": t.created_at.isoformat(),
-    }
-
-
-def caller_details(sessions: sessionmaker[Session], caller: str) -> dict[str, Any]:
-    """The citizen behind the number, and their tickets (runs in a worker thread)."""
-    empty: dict[str, Any] = {"citizen": None, "platform_role": None, "open_tickets": [], "recent_tickets": []}
-    if not caller:
-        return empty
-    with sessions() as s:
-        citizen = s.scalar(select(Citizen).where(Citizen.phone == caller))
-        if citizen is None:
-            return empty
-        recent = s.scalars(
-            select(Ticket).where(Ticket.citizen_id == citizen.id).order_by(Ticket.created_at.desc()).limit(RECENT)
-        ).all()
-        role = str(citizen.platform_role)
-        return {
-            "citizen": {"name": citizen.full_name or "", "mahalle": citizen.mahalle.name if citizen.mahalle else ""},
-            "platform_role": None if role == PlatformRole.NONE else role,
-            "open_tickets": [_ticket(t) for t in queries.open_tickets_for_phone(s, caller)],
-            "recent_tickets": [_ticket(t) for t in recent],
-        }
-
-
 def stamp(pop: dict[str, Any]) -> dict[str, Any]:
     """The publication time, so a reader can tell how fast the pop came."""
     return {**pop, "published_ts": time.time()}
+
+
+def payload(pop: dict[str, Any], card: dict[str, Any]) -> str:
+    """What goes out: the call as AMI told it, the caller card (``caller_card.card``), the publication time."""
+    return json.dumps(stamp({**pop, **card}), ensure_ascii=False)

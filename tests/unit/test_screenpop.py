@@ -1,14 +1,22 @@
-"""The screen-pop's content: what AgentCalled says, and who the caller is in the database."""
+"""The screen-pop's content: what AgentCalled says, and who the caller is (the IVR's card, or the database)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+from typing import Any
+
 from sqlalchemy import select
 
-from alo185 import db, services
+from alo185 import bus, db, services
 from alo185.models import Citizen
+from alo185.phone import mask
 from alo185.settings import Settings
+from alo185.tickets import caller_card
 from alo185.tickets.queries import create_ticket
 from queue_manager import screenpop
+from queue_manager.service import QueueManager
 
 AGENT_CALLED = {
     "Event": "AgentCalled",
@@ -26,7 +34,7 @@ AGENT_CALLED = {
 def test_what_ami_tells() -> None:
     pop = screenpop.from_agent_called(AGENT_CALLED, joined_at=1795269990.0, now=1795270001.0)
     assert (pop["uniqueid"], pop["queue"], pop["member"]) == ("t123", "temizlik", "Test operatör 1")
-    assert (pop["caller"], pop["caller_masked"]) == ("+905321234567", "+90 532 *** ** 67")
+    assert pop["caller"] == "+905321234567" and "caller_masked" not in pop  # the caller card's
     assert (pop["ivr_path"], pop["lang"], pop["category"]) == ("kvkk>language:1>main:3", "tr", "cop-toplama")
     assert pop["wait_s"] == 10.5 and pop["callback"] is False
     assert screenpop.channel_for(pop["member"]) == "alo185:screenpop:Test operatör 1"
@@ -34,21 +42,78 @@ def test_what_ami_tells() -> None:
     assert one_var["lang"] == "en" and one_var["wait_s"] is None and one_var["ivr_path"] == ""
 
 
-def test_who_the_caller_is(database_url: str) -> None:
+def known_caller(database_url: str) -> str:
+    """A muhtar with one open ticket; returns its number."""
     services.prepare_database(Settings(db_url=database_url))
-    sessions = db.session_factory(database_url)
-    with sessions.begin() as s:
+    with db.session_factory(database_url).begin() as s:
         s.add(Citizen(phone="+905321234567", full_name="Ayşe Demir", platform_role="muhtar"))
         s.flush()
-        number = create_ticket(
+        return create_ticket(
             s, phone="+905321234567", category_code="yol-cukur", description="x", channel="phone"
         ).number
-    details = screenpop.caller_details(sessions, "+905321234567")
+
+
+def test_who_the_caller_is(database_url: str) -> None:
+    number = known_caller(database_url)
+    sessions = db.session_factory(database_url)
+    details = caller_card.caller_details(sessions, "+905321234567")
     assert details["citizen"]["name"] == "Ayşe Demir" and details["platform_role"] == "muhtar"
     assert (
         [t["number"] for t in details["open_tickets"]] == [number] == [t["number"] for t in details["recent_tickets"]]
     )
     assert details["open_tickets"][0]["status"] == "sent_to_directorate"
-    assert screenpop.caller_details(sessions, "+905320000000")["citizen"] is None
+    assert caller_card.card(sessions, "+905321234567") == {"caller_masked": "+90 532 *** ** 67", **details}
+    assert caller_card.caller_details(sessions, "+905320000000")["citizen"] is None
     with sessions() as s:
         assert s.scalar(select(Citizen.id).where(Citizen.phone == "+905320000000")) is None
+
+
+def pop_as_before(sessions: Any, event: dict, joined_at: float | None = None) -> dict[str, Any]:
+    """The pop as the queue manager built it from the database alone (without ``published_ts``)."""
+    pop = screenpop.from_agent_called(event, joined_at, 0)
+    return {**pop, "caller_masked": mask(pop["caller"]), **caller_card.caller_details(sessions, pop["caller"])}
+
+
+def published_pop(settings: Settings, event: dict) -> tuple[dict[str, Any], int]:
+    """What the queue manager publishes when ``event`` (an AgentCalled) comes, and its database lookups."""
+    pubsub = bus.connect(settings.redis_connection_url).pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(screenpop.channel_for(event["MemberName"]))
+
+    async def ring() -> int:
+        qm = QueueManager(settings)
+        qm.on_agent_called(None, event)  # type: ignore[arg-type]
+        await asyncio.gather(*qm._pops)
+        await qm.redis.aclose()
+        return qm.pop_lookups
+
+    lookups = asyncio.run(ring())
+    message, deadline = None, time.monotonic() + 5
+    while message is None and time.monotonic() < deadline:  # None too for the subscription's confirmation
+        message = pubsub.get_message(timeout=1)
+    pubsub.close()
+    assert message is not None, "no screen-pop published"
+    pop = json.loads(message["data"])
+    assert pop.pop("published_ts") >= pop["ami_ts"]
+    return pop, lookups
+
+
+def test_the_pop_reads_the_callers_card(redis_settings: Settings) -> None:
+    known_caller(redis_settings.database_url)
+    sessions = db.session_factory(redis_settings.database_url)
+    client = bus.connect(redis_settings.redis_connection_url)
+    client.set(bus.caller_card_key("t123"), caller_card.build(sessions, "+905321234567"))
+    pop, lookups = published_pop(redis_settings, AGENT_CALLED)
+    assert lookups == 0 and pop == pop_as_before(sessions, AGENT_CALLED)
+
+
+def test_without_a_card_the_pop_asks_the_database(redis_settings: Settings) -> None:
+    known_caller(redis_settings.database_url)
+    sessions = db.session_factory(redis_settings.database_url)
+    client = bus.connect(redis_settings.redis_connection_url)
+    # A card left for another number under this call's id is not this caller's.
+    client.set(bus.caller_card_key("t123"), caller_card.build(sessions, "+905320000000"))
+    pop, lookups = published_pop(redis_settings, AGENT_CALLED)
+    assert lookups == 1 and pop == pop_as_before(sessions, AGENT_CALLED)
+    assert pop["citizen"]["name"] == "Ayşe Demir" and pop["caller_masked"] == "+90 532 *** ** 67"
+    client.delete(bus.caller_card_key("t123"))
+    assert published_pop(redis_settings, AGENT_CALLED) == (pop_as_before(sessions, AGENT_CALLED), 1)
