@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from alo185 import operators
 from alo185.models import Directorate, Role, User
 
 MIN_PASSWORD = 10
@@ -28,8 +29,12 @@ def create_user(
     full_name: str = "",
     directorate_code: str | None = None,
     phone: str | None = None,
+    extension: str | None = None,
 ) -> User:
-    """A new staff member who may log in; directorate staff must belong to a directorate."""
+    """A new staff member who may log in; directorate staff must belong to a directorate.
+
+    An operator gets a SIP extension for their phone: ``extension``, or the next free one from 1001.
+    """
     role = Role(role)
     username = username.strip()
     if not username or len(username) > 64:
@@ -43,10 +48,14 @@ def create_user(
             raise StaffError(f"no directorate {directorate_code!r}")
     if role in (Role.EXPERT, Role.CHIEF, Role.MANAGER) and directorate is None:
         raise StaffError(f"{role} accounts belong to a directorate (--directorate)")
+    if extension is not None and role != Role.OPERATOR:
+        raise StaffError("only operators have a phone extension (--extension)")
     user = User(username=username, full_name=full_name or username, role=role, directorate=directorate, phone=phone)
     set_password(user, password)
     session.add(user)
     session.flush()
+    if role == Role.OPERATOR:
+        operators.assign_extension(session, user, extension)
     return user
 
 

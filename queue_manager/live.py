@@ -2,7 +2,8 @@
 
 Pure: events in, a snapshot out. The queue manager rebuilds it from ``QueueStatus`` whenever it
 (re)connects, so nothing stale survives an Asterisk restart, then keeps it current from events.
-Operator states: available, ringing, on_call, paused (with reason), unavailable.
+Operator states: available, ringing, on_call, wrap_up (after a queue call, for the queues'
+``wrapuptime``), paused (with reason), unavailable.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Member:
     reason: str = ""
     call: str = ""  # the caller's uniqueid while ringing or on a call
     caller: str = ""
+    until: float = 0.0  # when a wrap-up ends
 
 
 @dataclass
@@ -41,8 +43,9 @@ class Queue:
 
 
 class LiveState:
-    def __init__(self) -> None:
+    def __init__(self, wrap_up_s: float = 0.0) -> None:
         self.queues: dict[str, Queue] = {}
+        self.wrap_up_s = wrap_up_s  # queues.conf wrapuptime: Asterisk sends no event when it ends
 
     def _queue(self, name: str) -> Queue:
         queue = self.queues.get(name)
@@ -86,8 +89,33 @@ class LiveState:
 
     def _done(self, ev: Mapping[str, Any], at: float, now: float) -> None:
         member = self._member(ev, now)
-        if member.state != "paused":
+        if member.state not in ("paused", "wrap_up"):
             self._set(member, "available", at)
+
+    def _complete(self, ev: Mapping[str, Any], at: float, now: float) -> None:
+        """A queue call ended: wrap-up in every queue of this member (shared_lastcall), then available."""
+        self._member(ev, now)
+        interface = header(ev, "Interface") or header(ev, "StateInterface")
+        for queue in self.queues.values():
+            member = queue.members.get(interface)
+            if member is None or member.state == "paused":
+                continue
+            if self.wrap_up_s > 0:
+                self._set(member, "wrap_up", at)
+                member.until = at + self.wrap_up_s
+            else:
+                self._set(member, "available", at)
+
+    def next_change(self, now: float) -> float | None:
+        """Seconds until the next wrap-up ends (nothing tells us when it does), None if none runs."""
+        ends = [m.until for q in self.queues.values() for m in q.members.values() if m.state == "wrap_up"]
+        return max(0.0, min(ends) - now) if ends else None
+
+    def _expire(self, now: float) -> None:
+        for queue in self.queues.values():
+            for member in queue.members.values():
+                if member.state == "wrap_up" and now >= member.until:
+                    self._set(member, "available", member.until)
 
     def _removed(self, ev: Mapping[str, Any], _at: float, _now: float) -> None:
         self._queue(header(ev, "Queue")).members.pop(header(ev, "Interface"), None)
@@ -101,6 +129,8 @@ class LiveState:
             return
         member.reason = ""
         state = DEVICE_STATE.get(header(ev, "Status"), "unavailable")
+        if state == "available" and member.state == "wrap_up" and at < member.until:
+            return  # the phone is idle, but Asterisk offers no call until the wrap-up is over
         keep_call = state in ("ringing", "on_call")
         self._set(member, state, at, member.call if keep_call else "", member.caller if keep_call else "")
 
@@ -113,6 +143,7 @@ class LiveState:
                 self._queue(header(ev, "Queue"))
             elif kind == "QueueMember":
                 self._member_status({**ev, "Event": "QueueMemberStatus", "MemberName": header(ev, "Name")}, now, now)
+                self._resume_wrap_up(ev, now)
             elif kind == "QueueEntry":
                 waited = float(header(ev, "Wait") or 0)
                 self._queue(header(ev, "Queue")).callers[header(ev, "Uniqueid")] = {
@@ -121,7 +152,19 @@ class LiveState:
                     "position": header(ev, "Position"),
                 }
 
+    def _resume_wrap_up(self, ev: Mapping[str, Any], now: float) -> None:
+        """An idle member whose last call ended less than the wrap-up ago is still wrapping up."""
+        try:
+            last = float(header(ev, "LastCall") or 0)
+        except ValueError:
+            return
+        member = self._queue(header(ev, "Queue")).members.get(header(ev, "Interface") or header(ev, "StateInterface"))
+        if member is not None and member.state == "available" and last and now < last + self.wrap_up_s:
+            self._set(member, "wrap_up", last)
+            member.until = last + self.wrap_up_s
+
     def snapshot(self, now: float) -> dict[str, Any]:
+        self._expire(now)
         out = {}
         for name, queue in sorted(self.queues.items()):
             waits = [now - c["joined"] for c in queue.callers.values()]
@@ -158,7 +201,7 @@ _FOLDS: dict[str, Callable[[LiveState, Mapping[str, Any], float, float], None]] 
     "QueueCallerAbandon": LiveState._leave,
     "AgentCalled": LiveState._called,
     "AgentConnect": LiveState._connect,
-    "AgentComplete": LiveState._done,
+    "AgentComplete": LiveState._complete,
     "AgentRingNoAnswer": LiveState._done,
     "QueueMemberStatus": LiveState._member_status,
     "QueueMemberAdded": LiveState._member_status,

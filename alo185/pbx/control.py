@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from alo185 import procs
+from alo185 import operators, procs
 from alo185.pbx import provision, render
 from alo185.settings import Settings
 
@@ -74,6 +74,7 @@ class Pbx:
             (self.instance_dir / sub).mkdir(parents=True, exist_ok=True)
         (self.instance_dir / "spool" / "alo185-voicemail" / "recording").mkdir(parents=True, exist_ok=True)
         render.render_all(self)
+        operators.render_prompts(self.instance_dir / "sounds")
 
     def running(self) -> bool:
         return procs.running_pid(self.settings, PROCESS_NAME) is not None
@@ -115,6 +116,13 @@ class Pbx:
     def reload(self) -> None:
         self.render()
         self.cli("core reload")
+
+    def reload_phones(self) -> None:
+        """After operators or their extensions changed: the endpoints again, without touching calls."""
+        self.render()
+        said = self.cli("module reload res_pjsip.so")  # Asterisk 22 has no 'pjsip reload'
+        if "reloaded successfully" not in said:
+            raise RuntimeError(f"the SIP endpoints were not reloaded: {said.strip()}")
 
     def remove_instance(self) -> None:
         """Delete this instance's files (tests use throw-away instances)."""

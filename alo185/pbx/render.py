@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
+from alo185 import operators
 from alo185.settings import REPO_DIR
 from ivr.default import default_tree, pbx_queues
 
@@ -31,10 +32,17 @@ def packaged_directories(pbx: Pbx) -> dict[str, str]:
     return found
 
 
+# Platform callers' queues get the first shot at an operator who is in several queues (queues.conf weight).
+PLATFORM_QUEUE_WEIGHT = 10
+
+
 def context(pbx: Pbx) -> dict[str, object]:
     s = pbx.settings
     secrets = s.secrets()
     inst = pbx.instance_dir
+    tree = default_tree()
+    # One endpoint per operator user with an extension, and the configured ones (``operators``).
+    extensions = sorted(set(s.operators) | set(operators.phone_extensions(s)))
     return {
         "dirs": {
             **packaged_directories(pbx),
@@ -44,9 +52,12 @@ def context(pbx: Pbx) -> dict[str, object]:
         "ami": {"port": s.ami_port, "user": s.ami_user, "secret": secrets["ami_secret"]},
         "agi_url": f"agi://{s.agi_host}:{s.agi_port}",
         "sip_port": s.sip_port,
-        "operators": [{"ext": ext, "password": s.sip_password(ext)} for ext in s.operators],
+        "operators": [{"ext": ext, "password": s.sip_password(ext)} for ext in extensions],
+        "feature_codes": operators.feature_codes(),
         "queues": pbx_queues(),
-        "fallback_queue": default_tree().fallback_queue,
+        "queue_weights": {name: PLATFORM_QUEUE_WEIGHT for name in tree.platform_queues.values()},
+        "wrap_up_s": s.wrap_up_s,
+        "fallback_queue": tree.fallback_queue,
         "queue_timeout": s.queue_timeout,
         "voicemail_max_s": s.voicemail_max_s,
     }

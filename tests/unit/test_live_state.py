@@ -101,3 +101,44 @@ def test_the_admin_relays_the_snapshot_as_json_and_a_stream(redis_settings) -> N
         if line.startswith("data: ")
     ]
     assert [json.loads(e)["su"]["waiting"] for e in events] == [1, 0]
+
+
+def test_wrap_up_follows_a_queue_call_in_every_queue_of_the_member_until_it_ends() -> None:
+    live = LiveState(wrap_up_s=10)
+    ayse = {"Interface": "PJSIP/1001", "MemberName": "ayse"}
+    for queue in ("su", "genel"):
+        live.apply(_ev("QueueMemberAdded", T, Queue=queue, Status="1", Paused="0", **ayse), T)
+    live.apply(_ev("AgentConnect", T + 1, Queue="su", Uniqueid="c1", CallerIDNum="+905321", **ayse), T + 1)
+    live.apply(_ev("AgentComplete", T + 31, Queue="su", Uniqueid="c1", **ayse), T + 31)
+    # The phone is idle again, but Asterisk offers no call before the wrap-up is over.
+    live.apply(_ev("QueueMemberStatus", T + 31.2, Queue="genel", Status="1", Paused="0", **ayse), T + 31.2)
+    snap = live.snapshot(T + 35)
+    assert {q: snap[q]["operators"]["PJSIP/1001"]["state"] for q in ("su", "genel")} == {
+        "su": "wrap_up",
+        "genel": "wrap_up",
+    }
+    assert snap["su"]["operators"]["PJSIP/1001"]["in_state_s"] == 4.0 and snap["su"]["by_state"] == {"wrap_up": 1}
+    assert live.next_change(T + 35) == 6.0
+    after = live.snapshot(T + 43)["su"]["operators"]["PJSIP/1001"]
+    assert (after["state"], after["in_state_s"]) == ("available", 2.0)
+    assert live.next_change(T + 43) is None
+    # Paused during the wrap-up: paused wins, and an unpause then is available.
+    live.apply(_ev("AgentComplete", T + 60, Queue="su", Uniqueid="c2", **ayse), T + 60)
+    live.apply(_ev("QueueMemberPause", T + 61, Queue="su", Paused="1", PausedReason="cagri-sonrasi-is", **ayse), T + 61)
+    assert live.snapshot(T + 62)["su"]["operators"]["PJSIP/1001"]["state"] == "paused"
+    # Without a wrap-up (the default) a call's end makes the operator available at once.
+    plain = LiveState()
+    plain.apply(_ev("AgentComplete", T, Queue="su", Uniqueid="c1", **ayse), T)
+    assert plain.snapshot(T + 1)["su"]["operators"]["PJSIP/1001"]["state"] == "available"
+    assert plain.next_change(T + 1) is None
+
+
+def test_a_resync_during_a_wrap_up_keeps_it() -> None:
+    live = LiveState(wrap_up_s=10)
+    member = {"Event": "QueueMember", "Queue": "su", "Name": "ayse", "Location": "PJSIP/1001",
+              "StateInterface": "PJSIP/1001", "Status": "1", "Paused": "0"}  # fmt: skip
+    live.resync([{"Event": "QueueParams", "Queue": "su"}, {**member, "LastCall": str(int(T) - 4)}], T)
+    op = live.snapshot(T)["su"]["operators"]["PJSIP/1001"]
+    assert (op["state"], op["in_state_s"]) == ("wrap_up", 4.0)
+    live.resync([{**member, "LastCall": str(int(T) - 40)}], T)
+    assert live.snapshot(T)["su"]["operators"]["PJSIP/1001"]["state"] == "available"
