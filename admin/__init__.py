@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from admin import auth
     from admin.api import bp as api_bp
     from admin.calls import bp as calls_bp
+    from admin.console import bp as console_bp
     from admin.ivr import bp as ivr_bp
     from admin.kvkk import bp as kvkk_bp
     from admin.open311 import bp as open311_bp
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(open311_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(queues_bp)
+    app.register_blueprint(console_bp)
 
     @app.get("/")
     def index():  # type: ignore[no-untyped-def]

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alo185 import bus, db
 from alo185.models import CallRecord, SurveyAnswer, SurveyOptOut
+from alo185.models.callbacks import PLACEHOLDER_PREFIX
 from alo185.settings import Settings
 from ivr import survey
 from queue_manager import intervals
@@ -74,6 +75,12 @@ def _on_voicemail(r: CallRecord, e: dict[str, Any]) -> None:
     _set(r, ivr_reason=e.get("reason"))
 
 
+def _on_callback(r: CallRecord, e: dict[str, Any]) -> None:
+    r.ivr_action = "callback"  # the caller chose to be called back (the callback's own course: table callbacks)
+    if not r.queue:
+        _set(r, queue=e.get("queue"))
+
+
 def _on_join(r: CallRecord, e: dict[str, Any]) -> None:
     _set(r, queue=e.get("queue"))  # the queue actually joined wins over the IVR's choice
 
@@ -103,6 +110,7 @@ APPLY: dict[str, Callable[[CallRecord, dict[str, Any]], None]] = {
     "ivr": _on_ivr,
     "ivr.done": _on_ivr_done,
     "call.voicemail": _on_voicemail,
+    "callback": _on_callback,
     "queue.join": _on_join,
     "queue.connect": _on_connect,
     "queue.complete": _on_complete,
@@ -116,6 +124,8 @@ def outcome(r: CallRecord) -> str | None:
         return "answered"
     if r.abandoned:
         return "abandoned"
+    if r.ivr_action == "callback":
+        return "callback"
     if r.end_cause == LOST:
         return "lost"
     if r.ivr_action == "voicemail":
@@ -159,8 +169,8 @@ def apply_event(session: Session, event: dict[str, Any]) -> CallRecord | SurveyA
         return None
     handler = APPLY.get(event.get("type", ""))
     uniqueid = event.get("uniqueid")
-    if handler is None or not uniqueid:
-        return None
+    if handler is None or not uniqueid or str(uniqueid).startswith(PLACEHOLDER_PREFIX):
+        return None  # a callback's placeholder is no citizen's call (the callback is its record)
     record = session.scalars(select(CallRecord).where(CallRecord.uniqueid == uniqueid)).one_or_none()
     if record is None:
         if event["type"] == "call.end":

@@ -14,15 +14,24 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.orm import Session, sessionmaker
 
 from agi_scripts.session import AGIHangup
+from alo185 import bus
 from alo185.phone import normalize
+from alo185.tickets import caller_card
 from ivr import engine
 from ivr.prompt_files import PromptFiles
 from ivr.tree import VOICEMAIL_PROMPTS
 from ivr.versions import LiveTree
+from queue_manager import callbacks
 
 log = logging.getLogger(__name__)
 ALL_KEYS = "0123456789*#"
+# The longest the caller waits, after the IVR, for their card to be built: the ring should find it
+# in Redis, but a slow database must not hold the call up (the card then comes late, or not at all).
+CARD_WAIT_S = 0.25
+# The longest the IVR waits for the overflow prediction: without it the caller is queued as ever.
+PREDICT_TIMEOUT_S = 1.0
 T = TypeVar("T")
+_cards: set[asyncio.Task[None]] = set()  # cards still being built (a task needs a reference held)
 
 
 class Channel(Protocol):
@@ -47,6 +56,11 @@ class IvrDeps:
     pbx_path: Callable[[Any], str]  # host path -> the path Asterisk opens
     trees: LiveTree
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # SET key value for some seconds, sent by the publisher (``LoopPublisher.put``); None: no caller cards.
+    put: Callable[[str, str, int], None] | None = None
+    card_ttl_s: int = 0
+    # The overflow prediction for a queue (``agi_scripts.overflow.LivePredictor``); None: no offer.
+    predict: Callable[[str], Awaitable[Any]] | None = None
 
 
 class Runner:
@@ -89,7 +103,7 @@ class Runner:
         if isinstance(cmd, engine.Say):
             # A text not heard before is rendered by espeak-ng: off the loop, the other calls go on.
             path = await asyncio.to_thread(self.deps.prompts.dynamic, cmd.lang, cmd.text)
-            return await self.agi.stream_file(self.sound(path), "")
+            return await self.agi.stream_file(self.sound(path), cmd.keys)
         if isinstance(cmd, engine.SayDigits):
             for digit in cmd.digits:
                 await self.agi.stream_file(self.prompt(cmd.lang, f"digit_{digit}"), "")
@@ -99,11 +113,57 @@ class Runner:
             value = await self.agi.get_full_variable(f"${{QUEUE_MEMBER({cmd.queue},logged)}}")
             self.cmd_ms.append((time.perf_counter() - t0) * 1000)
             return int(value) if str(value).isdigit() else 0
+        if isinstance(cmd, engine.PredictWait):
+            return await self.predict_wait(cmd.queue)
+        if isinstance(cmd, engine.RequestCallback):
+            return await self.request_callback(cmd)
         if isinstance(cmd, engine.Step):
             self.seq += 1
             self.publish({"type": "ivr.step", "seq": self.seq, "node": cmd.node, "key": cmd.key, "detail": cmd.detail})
             return None
         raise TypeError(f"unknown IVR command {cmd!r}")
+
+    async def predict_wait(self, queue: str) -> Any:
+        """The prediction; None (no offer, the caller is queued as ever) when it is off or late."""
+        if self.deps.predict is None:
+            return None
+        try:
+            return await asyncio.wait_for(self.deps.predict(queue), PREDICT_TIMEOUT_S)
+        except Exception as exc:
+            log.warning("no wait prediction for queue %s (%r): no overflow offer", queue, exc)
+            return None
+
+    async def request_callback(self, cmd: engine.RequestCallback) -> bool:
+        """Store the callback (the queue manager takes it from the database), announce it, nudge the queue manager."""
+        caller = normalize(self.agi.env_get("agi_callerid")) or ""
+        if not caller or not self.uniqueid:
+            return False
+        try:
+            callback_id = await asyncio.to_thread(self._store_callback, cmd, caller)
+        except Exception:
+            log.exception("could not store the callback of call %s", self.uniqueid)
+            return False
+        self.publish({"type": "callback", "callback_id": callback_id, "state": "requested", "queue": cmd.queue})
+        try:  # the queue manager places it at once instead of at its next sweep
+            await self.agi.execute("EXEC", "UserEvent", f'"{callbacks.USER_EVENT},Stage: requested"')
+        except AGIHangup:
+            raise
+        except Exception as exc:
+            log.warning("callback %s stored, the queue manager not told (%r): its sweep places it", callback_id, exc)
+        return True
+
+    def _store_callback(self, cmd: engine.RequestCallback, caller: str) -> int:
+        with self.deps.sessions.begin() as session:
+            row = callbacks.request(
+                session,
+                call_uniqueid=self.uniqueid,
+                caller=caller,
+                queue=cmd.queue,
+                priority=cmd.priority,
+                lang=cmd.lang,
+                now=self.deps.clock(),
+            )
+            return row.id
 
     def publish(self, fields: dict[str, Any]) -> None:
         # The caller must reach an operator even when the event bus is down.
@@ -135,6 +195,7 @@ async def run(agi: Channel, deps: IvrDeps) -> None:
     except AGIHangup:
         runner.publish({"type": "ivr", "caller": caller, "hangup": True, "menu_version": version})
         raise
+    card = _start_card(deps, uniqueid, caller) if outcome.action == "queue" else None
     for name, value in (
         ("ALO185_ACTION", outcome.action),
         ("ALO185_QUEUE", outcome.queue or tree.fallback_queue),
@@ -157,6 +218,28 @@ async def run(agi: Channel, deps: IvrDeps) -> None:
     runner.publish(
         {"type": "ivr", "caller": caller, "menu_version": version, "digit": root_key, **vars(outcome), **timing}
     )
+    if card is not None:
+        await asyncio.wait({card}, timeout=CARD_WAIT_S)
+
+
+def _start_card(deps: IvrDeps, uniqueid: str, caller: str) -> asyncio.Task[None] | None:
+    """Build the caller card while the channel variables are being set (it overlaps those round trips)."""
+    if deps.put is None or not uniqueid:
+        return None
+    task = asyncio.get_running_loop().create_task(_keep_card(deps, uniqueid, caller))
+    _cards.add(task)
+    task.add_done_callback(_cards.discard)
+    return task
+
+
+async def _keep_card(deps: IvrDeps, uniqueid: str, caller: str) -> None:
+    """The caller card into Redis for the screen-pop; a failure costs the queue manager a lookup, never the call."""
+    assert deps.put is not None
+    try:
+        card = await asyncio.to_thread(caller_card.build, deps.sessions, caller)
+        deps.put(bus.caller_card_key(uniqueid), card, deps.card_ttl_s)
+    except Exception:
+        log.exception("could not prepare the caller card for call %s", uniqueid)
 
 
 def _connect_ms(agi: Channel) -> float | None:

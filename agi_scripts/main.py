@@ -9,10 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 from agi_scripts import ivr, survey, voicemail
+from agi_scripts.overflow import LivePredictor
 from agi_scripts.server import FastAGIServer, serve
 from alo185 import bus, db
 from alo185.pbx import Pbx
 from alo185.settings import Settings
+from alo185.tickets import caller_card
 from alo185.voicemail.spool import dirs_for
 from ivr.prompt_files import PromptFiles
 from ivr.store import DbServices
@@ -22,7 +24,10 @@ log = logging.getLogger(__name__)
 
 
 def build_deps(
-    settings: Settings, publish: Callable[[dict[str, Any]], None], render_prompts: bool = True
+    settings: Settings,
+    publish: Callable[[dict[str, Any]], None],
+    render_prompts: bool = True,
+    put: Callable[[str, str, int], None] | None = None,
 ) -> ivr.IvrDeps:
     pbx = Pbx.locate(settings)
     sessions = db.session_factory(settings.database_url)
@@ -39,7 +44,17 @@ def build_deps(
         prompts=prompts,
         pbx_path=functools.lru_cache(maxsize=8192)(pbx.pbx_path),  # a few hundred distinct prompt files
         trees=trees,
+        put=put,
+        card_ttl_s=caller_card.ttl_s(settings),
+        predict=_predictor(settings, sessions),
     )
+
+
+def _predictor(settings: Settings, sessions: Any) -> LivePredictor | None:
+    """The overflow offer's prediction (setting ``overflow_offer``); the wrap-up counts as handling time."""
+    if not settings.overflow_offer:
+        return None
+    return LivePredictor(settings.redis_connection_url, sessions, wrap_up_s=getattr(settings, "wrap_up_s", 0))
 
 
 def build_server(settings: Settings, ivr_deps: ivr.IvrDeps) -> FastAGIServer:
@@ -67,7 +82,7 @@ def reload(deps: ivr.IvrDeps) -> None:
 def main(settings: Settings) -> None:
     db.migrate(settings.database_url)
     publisher = bus.LoopPublisher(settings.redis_connection_url)
-    deps = build_deps(settings, publisher.publish)
+    deps = build_deps(settings, publisher.publish, put=publisher.put)
     asyncio.run(_run(build_server(settings, deps), deps, publisher))
 
 

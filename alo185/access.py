@@ -19,7 +19,9 @@ class Perm(StrEnum):
     ANNOUNCEMENTS_EDIT = "announcements.edit"
     VOICEMAIL_WORK = "voicemail.work"  # listen, correct the category
     QUEUES_LIVE = "queues.live"
+    CONSOLE = "console.use"  # log in/out of the queues and pause: operators themselves, supervisors anyone
     SURVEY_REPORT = "reports.survey"
+    REPORTS = "reports.view"  # city-wide call, ticket, ISO 10002 and monthly reports, with exports
     SMS_OUTBOX = "sms.outbox"
     SMS_TEMPLATES = "sms.templates"
     TICKETS_VIEW = "tickets.view"  # scoped to the own directorate unless TICKETS_ALL
@@ -50,6 +52,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.OPERATOR: frozenset(
         {
             P.CALLS_VIEW,
+            P.CONSOLE,
             P.VOICEMAIL_WORK,
             P.TICKETS_VIEW,
             P.TICKETS_ALL,
@@ -62,10 +65,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.SUPERVISOR: frozenset(
         {
             P.CALLS_VIEW,
+            P.CONSOLE,
             P.ANNOUNCEMENTS_EDIT,
             P.VOICEMAIL_WORK,
             P.QUEUES_LIVE,
             P.SURVEY_REPORT,
+            P.REPORTS,
             P.SMS_OUTBOX,
             P.TICKETS_VIEW,
             P.TICKETS_ALL,
@@ -84,6 +89,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         {
             P.CALLS_VIEW,
             P.SURVEY_REPORT,
+            P.REPORTS,
             P.TICKETS_VIEW,
             P.TICKETS_ALL,
             P.TICKETS_EXPORT,
@@ -104,6 +110,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             P.ANNOUNCEMENTS_EDIT,
             P.QUEUES_LIVE,
             P.SURVEY_REPORT,
+            P.REPORTS,
             P.SMS_OUTBOX,
             P.SMS_TEMPLATES,
             P.TICKETS_VIEW,

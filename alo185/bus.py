@@ -25,6 +25,13 @@ DEAD_LETTERS = "alo185:dead-letters"
 QUEUE_MANAGER_ALIVE = "alo185:queue-manager:alive"
 # The live queue state (a JSON snapshot), and the pub/sub channel its changes go out on.
 LIVE_QUEUES = "alo185:live"
+# The caller card (``alo185.tickets.caller_card``) the IVR leaves for the screen-pop, by the caller's uniqueid.
+CALLER_CARD_PREFIX = "alo185:caller-card:"
+# Operators' queue commands (log in/out, pause, unpause; ``alo185.queue_commands``), the list each
+# one's result is pushed onto, and the operator phones' registrations (a hash by extension).
+QUEUE_COMMANDS = "alo185:queue-commands"
+QUEUE_COMMAND_RESULT_PREFIX = "alo185:queue-command:"
+PHONES = "alo185:phones"
 STREAM_MAXLEN = 1_000_000
 
 log = logging.getLogger(__name__)
@@ -32,6 +39,10 @@ log = logging.getLogger(__name__)
 
 def connect(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5)
+
+
+def caller_card_key(uniqueid: str) -> str:
+    return CALLER_CARD_PREFIX + uniqueid
 
 
 def check(event: dict[str, Any]) -> None:
@@ -145,17 +156,27 @@ class LoopPublisher:
     """The same contract as ``BackgroundPublisher`` for an asyncio process: no thread, no lock.
 
     ``publish`` only appends; ``run`` (a task on the loop) sends what has gathered in one round
-    trip while the calls go on, and holds the events while Redis is unreachable.
+    trip while the calls go on, and holds the events while Redis is unreachable. ``put`` does the
+    same for a plain value with a TTL (the caller card).
     """
 
     def __init__(self, url: str, stream: str = CALL_EVENTS, max_batch: int = 500) -> None:
         self.url, self.stream, self.max_batch = url, stream, max_batch
         self._pending: list[dict[str, Any]] = []
+        self._values: dict[str, tuple[str, int]] = {}  # key -> (value, TTL in seconds)
         self._wake: asyncio.Event | None = None
 
     def publish(self, event: dict[str, Any]) -> None:
         check(event)
         self._pending.append(event)
+        self._wakeup()
+
+    def put(self, key: str, value: str, ttl_s: int) -> None:
+        """SET with a TTL, sent with the next batch. Dropped, not held, when Redis fails: it is short-lived."""
+        self._values[key] = (value, ttl_s)
+        self._wakeup()
+
+    def _wakeup(self) -> None:
         if self._wake is not None:
             self._wake.set()
 
@@ -163,7 +184,7 @@ class LoopPublisher:
         """Publish until cancelled; on cancel, hand over what is pending (while Redis answers)."""
         client = aioredis.Redis.from_url(self.url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5)
         self._wake = asyncio.Event()
-        if self._pending:  # published before the loop ran
+        if self._pending or self._values:  # published before the loop ran
             self._wake.set()
         try:
             while True:
@@ -179,6 +200,8 @@ class LoopPublisher:
             await client.aclose()
 
     async def _send(self, client: aioredis.Redis, retry_s: float) -> None:
+        if self._values:
+            await self._put_values(client)
         while self._pending:
             batch = self._pending[: self.max_batch]
             try:
@@ -188,3 +211,13 @@ class LoopPublisher:
                 await asyncio.sleep(retry_s)
                 continue
             del self._pending[: len(batch)]
+
+    async def _put_values(self, client: aioredis.Redis) -> None:
+        values, self._values = self._values, {}
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                for key, (value, ttl_s) in values.items():
+                    pipe.set(key, value, ex=ttl_s)
+                await pipe.execute()
+        except aioredis.RedisError as exc:
+            log.warning("Redis did not take %d values (%s); dropped", len(values), exc)

@@ -43,17 +43,25 @@ def _pbx(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _user(settings: Settings, args: argparse.Namespace) -> int:
-    """Add a staff account or set a new password; without --password-stdin one is made and shown once."""
-    from alo185 import staff
+    """Add a staff account or set a new password (without --password-stdin one is made and shown once);
+    give an operator a phone extension or queue skills. A change to operators' phones reloads the PBX."""
+    from alo185 import operators, queue_commands, staff
     from alo185.models import User
 
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else staff.new_password()
+    if args.action not in ("add", "password", "skills", "extension"):
+        raise ValueError(f"unknown action {args.action!r}")
+    if args.skills and args.action != "skills":
+        raise ValueError(f"unexpected arguments: {' '.join(args.skills)}")
+    makes_password = args.action in ("add", "password")
+    password = ""
+    if makes_password:
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else staff.new_password()
     db.migrate(settings.database_url)
     with db.session_factory(settings.database_url).begin() as session:
         if args.action == "add":
             if not args.role:
                 raise ValueError("a new user needs --role")
-            staff.create_user(
+            user = staff.create_user(
                 session,
                 args.username,
                 role=args.role,
@@ -61,14 +69,28 @@ def _user(settings: Settings, args: argparse.Namespace) -> int:
                 full_name=args.name,
                 directorate_code=args.directorate,
                 phone=args.phone,
+                extension=args.extension,
             )
         else:
             user = session.scalar(select(User).where(User.username == args.username))
             if user is None:
                 raise ValueError(f"no user {args.username!r}")
-            staff.set_password(user, password)
-    if not args.password_stdin:
+            if args.action == "password":
+                staff.set_password(user, password)
+            elif args.action == "extension":
+                operators.assign_extension(session, user, args.extension)
+            else:
+                operators.set_skills(session, user, operators.parse_skills(args.skills))
+        extension, skills = user.extension, operators.skills_of(session, user.id)
+    if makes_password and not args.password_stdin:
         print(f"{args.username}: {password}")
+    if extension and args.action in ("add", "extension"):
+        print(f"{args.username}: SIP extension {extension} (its password: sip_{extension} in the secrets file)")
+        if operators.reload_pbx(settings):
+            print("PBX: SIP endpoints reloaded")
+    if args.action == "skills":
+        print(f"{args.username}: " + (", ".join(f"{q} (penalty {p})" for q, p in skills.items()) or "no skills"))
+        print(queue_commands.apply_skills_now(settings, extension))
     return 0
 
 
@@ -158,12 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
     apikey = sub.add_parser("apikey", help="make a key for the channels API (Open311): shown once")
     apikey.add_argument("name", help="who holds it, e.g. 'Mersin mobil uygulaması'")
     user = sub.add_parser("user", help="staff accounts for the admin")
-    user.add_argument("action", choices=["add", "password"], help="add a user, or give one a new password")
+    user.add_argument(
+        "action",
+        choices=["add", "password", "skills", "extension"],
+        help="add a user; give one a new password; set an operator's queue skills; give an operator a phone extension",
+    )
     user.add_argument("username")
+    user.add_argument("skills", nargs="*", metavar="QUEUE:PENALTY", help="for 'skills': e.g. su:0 genel:1")
     user.add_argument("--role", choices=[r.value for r in Role])
     user.add_argument("--directorate", help="directorate code: required for experts, chiefs and managers")
     user.add_argument("--name", default="", help="full name")
     user.add_argument("--phone", help="mobile number for deadline warnings")
+    user.add_argument("--extension", help="an operator's SIP extension (default: the next free one from 1001)")
     user.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     models = sub.add_parser("models", help="speech models for voicemail transcription")
     models.add_argument("action", choices=["fetch", "check"], help="fetch the Turkish model; check the configured one")

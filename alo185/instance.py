@@ -28,7 +28,12 @@ SIM_OPERATOR_NAME = "Test operatör"
 
 
 def isolated_settings(var_dir: Path, **changes: object) -> Settings:
-    """Settings for an instance of its own; only ``ALO185_PBX_ROOT`` is taken from the environment."""
+    """Settings for an instance of its own; only ``ALO185_PBX_ROOT`` is taken from the environment.
+
+    No wrap-up unless asked for (``wrap_up_s``): simulated operators take the next call at once.
+    No overflow offer unless asked for (``overflow_offer=True``): simulated callers key scripts written
+    for the menu, and a question they were not scripted for would derail them.
+    """
     base = load_settings({k: v for k, v in os.environ.items() if k == "ALO185_PBX_ROOT"})
     return base.replace(
         var_dir=var_dir,
@@ -37,7 +42,7 @@ def isolated_settings(var_dir: Path, **changes: object) -> Settings:
         agi_port=procs.free_port(),
         sip_port=procs.free_port(),
         admin_port=procs.free_port(),
-        **changes,
+        **{"wrap_up_s": 0, "overflow_offer": False, **changes},
     )
 
 

@@ -41,8 +41,22 @@ class Settings:
     admin_port: int = 8185
     # Seconds a caller waits in the queue before the dialplan gives up on it.
     queue_timeout: int = 300
-    # SIP extensions of the operator softphones rendered into pjsip.conf.
+    # Overflow (docs/queues.md): when the predicted wait exceeds the queue's target, or nobody can answer,
+    # the IVR offers a callback or voicemail. A callback is tried callback_attempts times,
+    # callback_retry_s apart, ringing the citizen callback_ring_s each time; its placeholder holds the
+    # place for at most callback_hold_s. callback_dial is the dial string of the citizen's phone
+    # ({digits}: the E.164 number without "+", {number}: with it); [alo185-callback-out] is where an
+    # install routes those calls to its trunk.
+    overflow_offer: bool = True
+    callback_attempts: int = 3
+    callback_retry_s: int = 300
+    callback_ring_s: int = 30
+    callback_hold_s: int = 14400
+    callback_dial: str = "Local/{digits}@alo185-callback-out"
+    # SIP extensions rendered into pjsip.conf besides those of the operator users (``alo185 user add``).
     operators: tuple[str, ...] = ("1001", "1002")
+    # Wrap-up: seconds after each queue call before the operator is offered the next (every queue).
+    wrap_up_s: int = 10
     # Voicemail: the longest message (seconds), the archive (default <var>/voicemail), the Vosk
     # model (default <var>/models/vosk-model-small-tr-0.3, see ``alo185 models fetch``) and the
     # category rules (default the packaged alo185/voicemail/rules.yaml).
@@ -165,6 +179,8 @@ def _coerce(name: str, raw: object) -> object:
     kind = {f.name: f.type for f in dataclasses.fields(Settings)}[name]
     if kind == "int":
         return int(raw)  # type: ignore[arg-type]
+    if kind == "bool":
+        return raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes", "on")
     if kind in ("Path", "Path | None"):
         return Path(str(raw)).expanduser().resolve()
     if kind.startswith("tuple"):

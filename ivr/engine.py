@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ivr import hours
-from ivr.tree import Action, Tree
+from ivr.tree import MINUTES, OVERFLOW_PROMPTS, Action, Tree
 
 STATUS_TRIES = 3
 PLATFORM_PRIORITY = 10
@@ -50,10 +50,11 @@ class WaitKey:
 
 @dataclass(frozen=True)
 class Say:
-    """Speak dynamic text (an institution's name) in the caller's language."""
+    """Speak dynamic text (an institution's name) in the caller's language; a key in ``keys`` stops it."""
 
     text: str
     lang: str = "tr"
+    keys: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,25 @@ class OperatorsLoggedIn:
 
 
 @dataclass(frozen=True)
+class PredictWait:
+    """The predicted wait of a caller joining ``queue`` now (``queue_manager.overflow.Prediction``).
+
+    Answered from the live queue state; None when it is not known (the caller is then queued as ever).
+    """
+
+    queue: str
+
+
+@dataclass(frozen=True)
+class RequestCallback:
+    """Keep the caller's place in ``queue`` and call them back; answered True once it is stored."""
+
+    queue: str
+    priority: int
+    lang: str
+
+
+@dataclass(frozen=True)
 class Step:
     """A step of the caller's path, published as a call event; no answer expected."""
 
@@ -78,16 +98,27 @@ class Step:
     detail: str = ""
 
 
-Command = Play | Collect | WaitKey | Say | SayDigits | OperatorsLoggedIn | Step
+Command = Play | Collect | WaitKey | Say | SayDigits | OperatorsLoggedIn | PredictWait | RequestCallback | Step
+
+
+class Overflow(Protocol):
+    """What the offer needs of a prediction (``queue_manager.overflow.Prediction``)."""
+
+    @property
+    def nobody(self) -> bool: ...
+    @property
+    def overflows(self) -> bool: ...
+    @property
+    def minutes(self) -> int: ...
 
 
 @dataclass
 class Outcome:
-    action: str  # queue | voicemail | hangup
+    action: str  # queue | voicemail | hangup | callback
     queue: str = ""
     priority: int = 0
     category: str = ""
-    reason: str = ""  # why voicemail: after_hours, holiday, no_operator, choice
+    reason: str = ""  # why voicemail: after_hours, holiday, no_operator, choice, overflow
     lang: str = "tr"
     path: list[str] = field(default_factory=list)
     caller_kind: str = "citizen"  # citizen | muhtar | esnaf | meclis_uyesi
@@ -256,7 +287,50 @@ def _to_queue(call: _Call, action: Action) -> Flow:
     call.out.queue = queue.name
     call.out.priority = action.priority
     call.out.category = action.category
+    prediction = yield PredictWait(queue.name)
+    if _offers(call, prediction):
+        choice = yield from _offer(call, prediction)
+        if choice == "voicemail":
+            return _voicemail(call, "overflow")
     return call.out
+
+
+def _offers(call: _Call, prediction: Overflow | None) -> bool:
+    """Offer when the wait is too long or nobody can answer; not to a caller we cannot call back, nor with
+    a tree that lacks the offer's prompts (one published before the offer existed)."""
+    if prediction is None or not prediction.overflows or not call.caller:
+        return False
+    return set(OVERFLOW_PROMPTS) <= set(call.tree.prompts)
+
+
+def _offer(call: _Call, prediction: Overflow) -> Flow:
+    """The wait (or that nobody can answer), then: 1 a callback, 2 voicemail, nothing: wait in the queue.
+
+    Returns ``callback`` (stored, the caller was told), ``voicemail`` or ``queue``.
+    """
+    yield call.step("overflow", "", "nobody" if prediction.nobody else f"{prediction.minutes}min")
+    if prediction.nobody:
+        key = yield call.play("overflow_busy", "overflow_offer", keys="12")
+    else:
+        texts = call.tree.prompts["overflow_wait"]
+        text = (texts.get(call.lang) or texts["tr"]).replace(MINUTES, str(prediction.minutes))
+        key = yield Say(text, call.lang, keys="12")
+        if not key:
+            key = yield call.play("overflow_offer", keys="12")
+    if not key:
+        key = yield WaitKey(5000)
+    yield call.step("overflow_offer", key or "-")
+    if key == "2":
+        return "voicemail"
+    if key != "1":
+        return "queue"
+    stored = yield RequestCallback(call.out.queue, call.out.priority, call.lang)
+    yield call.step("callback", "", "ok" if stored else "refused")
+    if not stored:  # the caller is not lost for it: they wait in the queue
+        return "queue"
+    yield call.play("callback_confirmed")
+    call.out.action = "callback"
+    return "callback"
 
 
 def _voicemail(call: _Call, reason: str) -> Outcome:

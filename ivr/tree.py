@@ -34,6 +34,12 @@ PLATFORM_ROLES = ("muhtar", "esnaf", "meclis_uyesi")
 VOICEMAIL_PROMPTS = ("voicemail_intro", "voicemail_review", "voicemail_saved")
 # Played by the post-call survey (ivr/survey.py).
 SURVEY_PROMPTS = ("survey_question", "survey_comment", "survey_thanks", "survey_opted_out")
+# The overflow offer (ivr/engine.py): the wait ("{minutes}" in it is spoken as the number of minutes),
+# or that nobody can answer; the choice; the confirmation. Then, when an operator takes the callback:
+# a notice to the operator before the citizen is dialled, and a greeting to the citizen who answers.
+MINUTES = "{minutes}"
+OVERFLOW_PROMPTS = ("overflow_wait", "overflow_busy", "overflow_offer", "callback_confirmed")
+CALLBACK_PROMPTS = ("callback_notice", "callback_greeting")
 SYSTEM_PROMPTS = (
     "kvkk",
     "language_tr",
@@ -46,6 +52,8 @@ SYSTEM_PROMPTS = (
     "no_operator",
     *VOICEMAIL_PROMPTS,
     *SURVEY_PROMPTS,
+    *OVERFLOW_PROMPTS,
+    *CALLBACK_PROMPTS,
     "open_ticket",
     "enter_ticket",
     "enter_last4",
@@ -284,6 +292,8 @@ def _prompt_errors(tree: Tree) -> list[str]:
         for lang in LANGUAGES:
             if not texts.get(lang, "").strip():
                 errors.append(f"prompt {prompt_id!r} has no {lang} text")
+            elif prompt_id == "overflow_wait" and MINUTES not in texts[lang]:
+                errors.append(f"prompt 'overflow_wait' ({lang}) must say the wait: put {MINUTES} in it")
     return errors
 
 

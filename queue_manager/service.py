@@ -8,7 +8,7 @@ import json
 import logging
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -16,15 +16,19 @@ from panoramisk import Manager
 
 from alo185 import ami, bus, db
 from alo185.settings import Settings
-from queue_manager import screenpop
+from alo185.tickets import caller_card
+from queue_manager import callbacks, commands, screenpop
 from queue_manager.events import TRANSLATORS, header, translate
 from queue_manager.live import LIVE_EVENTS, LiveState
 
 log = logging.getLogger(__name__)
 ALIVE_TTL_S = 30
-# Screen-pops looked up and published at once; a burst waits its turn rather than exhausting
-# the Redis client's connection pool (each publication in flight holds a connection).
+# Screen-pops read and published at once; a burst waits its turn rather than exhausting the Redis
+# client's connection pool (each pop in flight holds a connection).
 SCREENPOP_CONCURRENCY = 8
+# In a burst, call events gather this long before they go out: a round trip costs the loop as much
+# as handling dozens of events, so one for many. After a quiet spell the first goes at once.
+PUBLISH_GATHER_S = 0.002
 
 
 class QueueManager:
@@ -32,6 +36,8 @@ class QueueManager:
         self.settings = settings
         self.redis = aioredis.Redis.from_url(settings.redis_connection_url, decode_responses=True)
         self.manager: Manager | None = None
+        self.commands: commands.Commands | None = None
+        self.callbacks: callbacks.CallbackService | None = None
         self.outbox: asyncio.Queue[dict] = asyncio.Queue()
         self.published = 0
         self._publisher: asyncio.Task | None = None
@@ -40,7 +46,8 @@ class QueueManager:
         self.joined_at: dict[str, float] = {}  # caller uniqueid -> when it joined its queue (AMI time)
         self._pops: set[asyncio.Task] = set()
         self._pop_slots = asyncio.Semaphore(SCREENPOP_CONCURRENCY)
-        self.live = LiveState()
+        self.pop_lookups = 0  # screen-pops that found no caller card and asked the database
+        self.live = LiveState(wrap_up_s=settings.wrap_up_s)
         self._live_dirty = asyncio.Event()
         self._live_task: asyncio.Task | None = None
         self.routes = self._routes()
@@ -80,7 +87,8 @@ class QueueManager:
     async def publish_live_forever(self) -> None:
         """The snapshot to ``alo185:live`` (a key, and pub/sub for the stream), at most 10 times a second."""
         while True:
-            await self._live_dirty.wait()
+            with contextlib.suppress(TimeoutError):  # a wrap-up ends without an event: wake up then too
+                await asyncio.wait_for(self._live_dirty.wait(), self.live.next_change(time.time()))
             self._live_dirty.clear()
             payload = json.dumps(self.live.snapshot(time.time()), ensure_ascii=False)
             try:
@@ -113,33 +121,47 @@ class QueueManager:
 
     def _resync_soon(self, manager: Manager, *_args: object) -> None:
         """After every (re)login and when Asterisk reports it has fully booted."""
-        task = asyncio.get_running_loop().create_task(self.resync(manager))
+        self._spawn(self.resync(manager))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(work)
         self._pops.add(task)
         task.add_done_callback(self._pops.discard)
+        return task
 
     def on_agent_called(self, _manager: Manager, message: object) -> None:
         """An operator's phone rings: the screen-pop goes out from a task of its own."""
         joined = self.joined_at.get(header(message, "Uniqueid"))  # type: ignore[arg-type]
         pop = screenpop.from_agent_called(message, joined, time.time())  # type: ignore[arg-type]
-        if not pop["member"]:
-            return
-        task = asyncio.get_running_loop().create_task(self._publish_pop(pop))
-        self._pops.add(task)
-        task.add_done_callback(self._pops.discard)
+        if pop["member"]:
+            self._spawn(self._publish_pop(pop))
 
     async def _publish_pop(self, pop: dict) -> None:
         async with self._pop_slots:
             try:
-                details = await asyncio.to_thread(screenpop.caller_details, self.sessions, pop["caller"])
-                payload = json.dumps(screenpop.stamp({**pop, **details}), ensure_ascii=False)
-                await self.redis.publish(screenpop.channel_for(pop["member"]), payload)
+                card = await self._caller_card(pop)
+                await self.redis.publish(screenpop.channel_for(pop["member"]), screenpop.payload(pop, card))
             except Exception:
                 log.exception("screen-pop for call %s failed", pop.get("uniqueid"))
 
+    async def _caller_card(self, pop: dict) -> dict[str, Any]:
+        """The card the IVR left in Redis; the database (in a worker thread) only for a call that bypassed the IVR."""
+        card = caller_card.decode(await self.redis.get(bus.caller_card_key(pop["uniqueid"])), pop["caller"])
+        if card is None:
+            self.pop_lookups += 1
+            card = await asyncio.to_thread(caller_card.card, self.sessions, pop["caller"])
+        return card
+
     async def publish_forever(self) -> None:
-        """One writer, in AMI order, batching whatever has queued up meanwhile."""
+        """One writer, in AMI order, batching whatever has queued up meanwhile (in a burst, for a moment)."""
+        loop = asyncio.get_running_loop()
+        sent_at = -PUBLISH_GATHER_S
         while True:
             batch = [await self.outbox.get()]
+            pause = sent_at + PUBLISH_GATHER_S - loop.time()
+            if pause > 0:  # the last write went out a moment ago: a burst
+                await asyncio.sleep(pause)
+            sent_at = loop.time()
             while not self.outbox.empty():
                 batch.append(self.outbox.get_nowait())
             while True:
@@ -157,9 +179,11 @@ class QueueManager:
         self.manager = await ami.connect(self.settings, timeout=30, on_login=self._resync_soon)
         self.manager.register_event("*", self.on_ami_event)
         self.manager.register_event("FullyBooted", self._resync_soon)
+        self.commands = commands.start(self.manager, self.redis, self.sessions)  # operators' log-in, pause…
         if self._live_task is None:
             self._live_task = asyncio.create_task(self.publish_live_forever())
         await self.resync(self.manager)
+        self.callbacks = callbacks.CallbackService.start(self)  # callers' kept places, and the calls back
         self._heartbeat = asyncio.create_task(self.heartbeat_forever())
         log.info("queue manager connected to AMI %s:%s", self.settings.ami_host, self.settings.ami_port)
 
@@ -176,6 +200,9 @@ class QueueManager:
     async def stop(self) -> None:
         if self._heartbeat is not None:
             self._heartbeat.cancel()
+        for part in (self.commands, self.callbacks):
+            if part is not None:
+                part.stop()
         if self.manager is not None:
             ami.disconnect(self.manager)
         for _ in range(100):  # up to 5 s to hand over what is still queued

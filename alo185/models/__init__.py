@@ -6,8 +6,10 @@ every table on ``Base.metadata``.
 
 from alo185.models.api import ApiKey
 from alo185.models.base import Base
+from alo185.models.callbacks import Callback, CallbackState
 from alo185.models.calls import CallRecord
 from alo185.models.ivr import Announcement, MenuVersion, PromptRecording
+from alo185.models.operators import OperatorSkill
 from alo185.models.org import Directorate, District, Institution, InstitutionKind, Mahalle, Role, Unit, User
 from alo185.models.privacy import DestructionLog, RetentionRule
 from alo185.models.queues import QueueInterval, QueueTarget
@@ -46,7 +48,8 @@ __all__ = ["Announcement", "Base", "CallRecord", "MenuVersion", "PromptRecording
 __all__ += ["ApiKey", "DestructionLog", "InboundMessage", "RetentionRule", "TicketAttachment"]
 __all__ += ["CorrectiveActionEvidence", "CorrectiveActionStep", "EscalationNotice"]
 __all__ += ["SmsMessage", "SmsTemplate", "SurveyAnswer", "SurveyComment", "SurveyOptOut"]
-__all__ += ["QueueInterval", "QueueTarget"]
+__all__ += ["Callback", "CallbackState"]
+__all__ += ["OperatorSkill", "QueueInterval", "QueueTarget"]
 __all__ += [
     "Approval",
     "ApprovalDecision",

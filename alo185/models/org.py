@@ -77,6 +77,7 @@ class User(Base):
     """A staff member; ``reports_to`` is the next step up the approval hierarchy."""
 
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("extension", name="uq_users_extension"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -89,6 +90,8 @@ class User(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str | None] = mapped_column(String(256))  # None: may not log in to the admin
+    # An operator's SIP phone: the PJSIP endpoint (and queue member PJSIP/<extension>) rendered for them.
+    extension: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     directorate: Mapped[Directorate | None] = relationship(back_populates="staff")

@@ -25,6 +25,11 @@ PAGES: dict[str, frozenset[str]] = {
     "/ivr/announcements": frozenset({"supervisor", "admin"}),
     "/voicemails": frozenset({"operator", "supervisor"}),
     "/reports/survey": frozenset({"supervisor", "quality", "admin"}),
+    "/reports/calls": frozenset({"supervisor", "quality", "admin"}),
+    "/reports/tickets": frozenset({"supervisor", "quality", "admin"}),
+    "/reports/iso10002": frozenset({"supervisor", "quality", "admin"}),
+    "/reports/monthly": frozenset({"supervisor", "quality", "admin"}),
+    "/reports/monthly.pdf": frozenset({"supervisor", "quality", "admin"}),
     "/sms/": frozenset({"supervisor", "admin"}),
     "/sms/templates": frozenset({"admin"}),
     "/tickets": EVERYONE,
@@ -35,7 +40,10 @@ PAGES: dict[str, frozenset[str]] = {
     "/kvkk/audit": frozenset({"quality", "admin"}),
 }
 # Denied only (the allowed view needs a running Redis).
-DENIED_ONLY = {"/api/queues/live": frozenset({"supervisor", "admin"})}
+DENIED_ONLY = {
+    "/api/queues/live": frozenset({"supervisor", "admin"}),
+    "/api/console/me": frozenset({"operator", "supervisor"}),
+}
 
 
 def test_each_role_opens_exactly_its_pages(world: World) -> None:

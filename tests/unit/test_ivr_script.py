@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 
 import pytest
 
 from agi_scripts import ivr
-from alo185 import db
+from alo185 import bus, db, procs
+from alo185.tickets import caller_card
 from ivr.prompt_files import PromptFiles
 from ivr.versions import LiveTree
 from tests.unit.test_agi_protocol import ENV, Peer
 from tests.unit.test_agi_protocol import serve as serve  # the fixture
 from tests.unit.test_ivr_engine import WEEKDAY_10AM, FakeServices
+from tests.unit.test_screenpop import AGENT_CALLED, known_caller, pop_as_before, published_pop
+
+CALLER, UNIQUEID = "+905321234567", "1700000000.42"  # the caller and call of ``ENV``
 
 
 @pytest.fixture
@@ -89,6 +95,66 @@ def test_the_caller_is_routed_when_the_bus_is_down(serve, deps) -> None:  # type
     the_deps.publish = broken
     peer = Peer(serve(ivr.run, the_deps))
     assert answer(peer, {"language_tr": "2", "main_menu": "5"})["ALO185_QUEUE"] == "park"
+
+
+def test_a_call_headed_to_a_queue_leaves_the_callers_card(serve, deps) -> None:  # type: ignore[no-untyped-def]
+    the_deps, _events = deps
+    puts: list[tuple[str, str, int]] = []
+    the_deps.put, the_deps.card_ttl_s = lambda *args: puts.append(args), 360
+    peer = Peer(serve(ivr.run, the_deps))
+    assert answer(peer, {"language_tr": "1", "main_menu": "3"})["ALO185_ACTION"] == "queue"
+    assert [(key, ttl) for key, _card, ttl in puts] == [(bus.caller_card_key(UNIQUEID), 360)]
+    assert caller_card.decode(puts[0][1], CALLER) == caller_card.card(the_deps.sessions, CALLER)
+
+
+def test_the_card_the_ivr_leaves_is_the_screen_pop(serve, deps, redis_settings) -> None:  # type: ignore[no-untyped-def]
+    """The IVR stores the card through its publisher; when the phone rings, the pop is the one the database gives."""
+    known_caller(redis_settings.database_url)
+    the_deps, _events = deps
+    the_deps.sessions = db.session_factory(redis_settings.database_url)
+    publisher = bus.LoopPublisher(redis_settings.redis_connection_url)
+    the_deps.put, the_deps.card_ttl_s = publisher.put, caller_card.ttl_s(redis_settings)
+    running = asyncio.run_coroutine_threadsafe(publisher.run(), serve.loop.loop)
+    try:
+        answer(Peer(serve(ivr.run, the_deps)), {"open_ticket": "2", "language_tr": "1", "main_menu": "3"})
+        client = bus.connect(redis_settings.redis_connection_url)
+        assert procs.wait_until(lambda: client.exists(bus.caller_card_key(UNIQUEID)), 5)
+    finally:
+        running.cancel()
+    assert 0 < client.ttl(bus.caller_card_key(UNIQUEID)) <= redis_settings.queue_timeout + caller_card.TTL_MARGIN_S
+    ringing = {**AGENT_CALLED, "Uniqueid": UNIQUEID}
+    assert published_pop(redis_settings, ringing) == (pop_as_before(the_deps.sessions, ringing), 0)
+
+
+def test_a_card_redis_does_not_take_leaves_the_call_alone(serve, deps, caplog) -> None:  # type: ignore[no-untyped-def]
+    the_deps, events = deps
+    publisher = bus.LoopPublisher("redis://127.0.0.1:1/0")  # nothing listens there
+    the_deps.put = publisher.put
+    running = asyncio.run_coroutine_threadsafe(publisher.run(), serve.loop.loop)
+    try:
+        with caplog.at_level(logging.WARNING, logger="alo185.bus"):
+            variables = answer(Peer(serve(ivr.run, the_deps)), {"language_tr": "1", "main_menu": "3"})
+            assert procs.wait_until(lambda: "did not take 1 values" in caplog.text, 5)
+        assert not running.done()  # the publisher goes on
+    finally:
+        running.cancel()
+    assert variables["ALO185_ACTION"] == "queue" and variables["ALO185_QUEUE"] == "temizlik"
+    assert next(e for e in events if e["type"] == "ivr")["queue"] == "temizlik"
+
+
+def test_a_card_that_cannot_be_built_leaves_the_call_alone(serve, deps, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    the_deps, events = deps
+    puts: list[tuple] = []
+    the_deps.put = lambda *args: puts.append(args)
+
+    def broken(*_args: object) -> str:
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(caller_card, "build", broken)
+    variables = answer(Peer(serve(ivr.run, the_deps)), {"language_tr": "1", "main_menu": "3"})
+    assert variables["ALO185_QUEUE"] == "temizlik" and not puts
+    assert next(e for e in events if e["type"] == "ivr")["queue"] == "temizlik"
+    assert "could not prepare the caller card for call 1700000000.42" in caplog.text
 
 
 @pytest.fixture
