@@ -30,7 +30,11 @@ async def _place_calls(settings: Settings, run_id: str, count: int) -> list[str]
     stack = Stack(settings, Pbx.locate(settings))
     ids: list[str] = []
     async with ami.session(settings) as manager:
-        members = [(q, await simulate.add_operator(manager, q, "Demo operatör")) for q in pbx_queues()]
+        # An operator of its own per queue: the demo's calls go to different queues and are answered together.
+        members = [
+            (q, await simulate.add_operator(manager, q, "Demo operatör", ident=i))
+            for i, q in enumerate(pbx_queues(), start=1)
+        ]
         try:
             for i in range(count):
                 keys, caller = DEMO_CALLS[i % len(DEMO_CALLS)]
