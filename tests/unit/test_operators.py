@@ -16,6 +16,7 @@ from alo185.models import OperatorSkill, User
 from alo185.pbx import Pbx
 from alo185.pbx.render import render_all
 from alo185.settings import Settings
+from tests.pbx_layout import fake_system_pbx
 from tests.staff import PASSWORD
 
 
@@ -117,17 +118,7 @@ def test_cli_adds_operators_with_extensions_and_sets_skills(
 
 @pytest.fixture
 def fake_pbx(tmp_path: Path) -> Pbx:
-    root = tmp_path / "root"
-    (root / "etc/asterisk").mkdir(parents=True)
-    (root / "etc/asterisk/asterisk.conf").write_text(
-        "[directories](!)\nastmoddir => /usr/lib/asterisk/modules\nastdatadir => /usr/share/asterisk\n"
-        "astvarlibdir => /var/lib/asterisk\nastagidir => /usr/share/asterisk/agi-bin\nastsbindir => /usr/sbin\n"
-    )
-    settings = Settings(var_dir=tmp_path / "var", pbx_root=root, instance="t1", sip_port=15060, wrap_up_s=7)
-    pbx = Pbx(settings, root, "/usr/sbin/asterisk")
-    for sub in ("etc", "spool", "log", "run", "lib", "cache", "sounds"):
-        (pbx.instance_dir / sub).mkdir(parents=True)
-    return pbx
+    return fake_system_pbx(tmp_path, sip_port=15060, wrap_up_s=7)
 
 
 def _section(text: str, name: str) -> str:

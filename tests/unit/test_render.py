@@ -8,25 +8,12 @@ import pytest
 
 from alo185.pbx import Pbx
 from alo185.pbx.render import TEMPLATE_DIR, render_all
-from alo185.settings import Settings
+from tests.pbx_layout import fake_system_pbx
 
 
 @pytest.fixture
 def fake_pbx(tmp_path: Path) -> Pbx:
-    """A 'system' Asterisk layout: only the packaged asterisk.conf is read when rendering."""
-    root = tmp_path / "root"
-    (root / "etc/asterisk").mkdir(parents=True)
-    (root / "etc/asterisk/asterisk.conf").write_text(
-        "[directories](!)\nastmoddir => /usr/lib/asterisk/modules\nastdatadir => /usr/share/asterisk\n"
-        "astvarlibdir => /var/lib/asterisk\nastagidir => /usr/share/asterisk/agi-bin\nastsbindir => /usr/sbin\n"
-    )
-    settings = Settings(
-        var_dir=tmp_path / "var", pbx_root=root, instance="t1", ami_port=15038, agi_port=14573, sip_port=15060
-    )
-    pbx = Pbx(settings, root, "/usr/sbin/asterisk")
-    for sub in ("etc", "spool", "log", "run", "lib", "cache", "sounds"):
-        (pbx.instance_dir / sub).mkdir(parents=True)
-    return pbx
+    return fake_system_pbx(tmp_path, ami_port=15038, agi_port=14573, sip_port=15060)
 
 
 def test_renders_every_template(fake_pbx: Pbx) -> None:
