@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         # The citizens' address, not the proxy's, for the per-address limit of the citizen pages.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
 
-    from admin import auth
+    from admin import auth, i18n
     from admin.api import bp as api_bp
     from admin.calls import bp as calls_bp
     from admin.console import bp as console_bp
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from admin.webhooks import bp as webhooks_bp
 
     auth.init_app(app)
+    i18n.init_app(app)
     csrf = CSRFProtect(app)
     # Token-authenticated machine endpoints, and the citizens' pages: those act only through an
     # unguessable signed link or create a new ticket, which a forged request gains nothing from.
