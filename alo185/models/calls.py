@@ -43,4 +43,7 @@ class CallRecord(Base):
     outcome: Mapped[str | None] = mapped_column(String(16))
     # Asterisk's hang-up cause code, or "pbx_lost" when the call died with Asterisk (closed at the resync).
     end_cause: Mapped[str | None] = mapped_column(String(16))
+    hold_s: Mapped[float | None] = mapped_column(Float)  # total time the operator held the caller
+    recording_ref: Mapped[str | None] = mapped_column(String(255))  # the operator call's audio file, if recorded
+    wrap_up_code: Mapped[str | None] = mapped_column(String(40))  # the operator's choice after the call
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now(), onupdate=func.now())
