@@ -59,6 +59,9 @@ class IvrDeps:
     # SET key value for some seconds, sent by the publisher (``LoopPublisher.put``); None: no caller cards.
     put: Callable[[str, str, int], None] | None = None
     card_ttl_s: int = 0
+    # Whether a number is a known citizen's (``DbServices.is_citizen``, the IVR's cached recognition):
+    # only their card needs the database; everyone else's is built on the spot.
+    is_citizen: Callable[[str], bool] = lambda _caller: True
     # The overflow prediction for a queue (``agi_scripts.overflow.LivePredictor``); None: no offer.
     predict: Callable[[str], Awaitable[Any]] | None = None
 
@@ -223,8 +226,18 @@ async def run(agi: Channel, deps: IvrDeps) -> None:
 
 
 def _start_card(deps: IvrDeps, uniqueid: str, caller: str) -> asyncio.Task[None] | None:
-    """Build the caller card while the channel variables are being set (it overlaps those round trips)."""
+    """Build the caller card while the channel variables are being set (it overlaps those round trips).
+
+    A caller the IVR did not recognise (most of them) gets theirs at once: nothing to look up.
+    """
     if deps.put is None or not uniqueid:
+        return None
+    try:
+        if not deps.is_citizen(caller):
+            deps.put(bus.caller_card_key(uniqueid), caller_card.build_unknown(caller), deps.card_ttl_s)
+            return None
+    except Exception:
+        log.exception("could not prepare the caller card for call %s", uniqueid)
         return None
     task = asyncio.get_running_loop().create_task(_keep_card(deps, uniqueid, caller))
     _cards.add(task)

@@ -37,15 +37,17 @@ def build_deps(
     if render_prompts:
         # Startup check: every prompt of the live tree exists in every language before a call comes.
         prompts.render_tree(tree)
+    services = DbServices(sessions, reopen_window=settings.reopen_window)
     return ivr.IvrDeps(
         publish=publish,
         sessions=sessions,
-        services=DbServices(sessions, reopen_window=settings.reopen_window),
+        services=services,
         prompts=prompts,
         pbx_path=functools.lru_cache(maxsize=8192)(pbx.pbx_path),  # a few hundred distinct prompt files
         trees=trees,
         put=put,
         card_ttl_s=caller_card.ttl_s(settings),
+        is_citizen=services.is_citizen,
         predict=_predictor(settings, sessions),
     )
 

@@ -68,6 +68,10 @@ class DbServices:
             self._callers[e164] = (now, found)
         return found
 
+    def is_citizen(self, e164: str) -> bool:
+        """Whether the number is a known citizen's (from the recognition the call has already made)."""
+        return bool(e164) and self._caller(e164) is not None
+
     def platform_role(self, e164: str) -> str | None:
         caller = self._caller(e164)
         if caller is None or caller.platform_role == PlatformRole.NONE:

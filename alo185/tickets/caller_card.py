@@ -39,15 +39,18 @@ def _ticket(t: Ticket) -> dict[str, Any]:
     }
 
 
+def _nobody() -> dict[str, Any]:
+    return {"citizen": None, "platform_role": None, "open_tickets": [], "recent_tickets": []}
+
+
 def caller_details(sessions: sessionmaker[Session], caller: str) -> dict[str, Any]:
     """The citizen behind the number (E.164), and their tickets. Blocking: run it in a worker thread."""
-    empty: dict[str, Any] = {"citizen": None, "platform_role": None, "open_tickets": [], "recent_tickets": []}
     if not caller:
-        return empty
+        return _nobody()
     with sessions() as s:
         citizen = s.scalar(select(Citizen).where(Citizen.phone == caller))
         if citizen is None:
-            return empty
+            return _nobody()
         recent = s.scalars(
             select(Ticket).where(Ticket.citizen_id == citizen.id).order_by(Ticket.created_at.desc()).limit(RECENT)
         ).all()
@@ -81,3 +84,8 @@ def decode(raw: str | None, caller: str) -> dict[str, Any] | None:
 def build(sessions: sessionmaker[Session], caller: str) -> str:
     """The card for a number, ready to store. Blocking: run it in a worker thread."""
     return encode(caller, card(sessions, caller))
+
+
+def build_unknown(caller: str) -> str:
+    """The card of a number no citizen has, ready to store: no database needed, so no thread either."""
+    return encode(caller, {"caller_masked": mask(caller) if caller else "", **_nobody()})

@@ -107,6 +107,21 @@ def test_a_call_headed_to_a_queue_leaves_the_callers_card(serve, deps) -> None: 
     assert caller_card.decode(puts[0][1], CALLER) == caller_card.card(the_deps.sessions, CALLER)
 
 
+def test_an_unknown_callers_card_needs_no_lookup(serve, deps, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """No citizen has the number (the IVR's recognition said so): the card is stored at once, alike to the field."""
+    the_deps, _events = deps
+    puts: list[tuple[str, str, int]] = []
+    the_deps.put, the_deps.card_ttl_s, the_deps.is_citizen = lambda *args: puts.append(args), 360, lambda _c: False
+
+    def no_database(*_args: object) -> str:
+        raise AssertionError("looked up a caller the IVR did not recognise")
+
+    monkeypatch.setattr(caller_card, "build", no_database)
+    assert answer(Peer(serve(ivr.run, the_deps)), {"language_tr": "1", "main_menu": "3"})["ALO185_ACTION"] == "queue"
+    assert [(key, ttl) for key, _card, ttl in puts] == [(bus.caller_card_key(UNIQUEID), 360)]
+    assert caller_card.decode(puts[0][1], CALLER) == caller_card.card(the_deps.sessions, CALLER)
+
+
 def test_the_card_the_ivr_leaves_is_the_screen_pop(serve, deps, redis_settings) -> None:  # type: ignore[no-untyped-def]
     """The IVR stores the card through its publisher; when the phone rings, the pop is the one the database gives."""
     known_caller(redis_settings.database_url)
