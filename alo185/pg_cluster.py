@@ -57,7 +57,9 @@ def private_cluster() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def create_database(server: str, name: str) -> str:
+def create_database(server: str, name: str, template: str | None = None) -> str:
+    """A new database; a copy of ``template`` (a database nobody is connected to) when given."""
+    copy = f' TEMPLATE "{template}"' if template else ""
     with sqlalchemy.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"{copy}'))
     return f"{server}/{name}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,14 +25,39 @@ def postgres_server() -> Iterator[str]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, migrated once: each test gets a copy (the migrations have tests of their own)."""
+    path = tmp_path_factory.mktemp("template") / "alo185.db"
+    url = f"sqlite:///{path}"
+    db.migrate(url)
+    db.engine_for(url).dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: str) -> str:
+    """The same for PostgreSQL: a migrated database nobody connects to, copied by CREATE DATABASE … TEMPLATE."""
+    name = f"t_template_{uuid.uuid4().hex[:8]}"
+    url = pg_cluster.create_database(postgres_server, name)
+    db.migrate(url)
+    db.engine_for(url).dispose()
+    return name
+
+
+def migrated_sqlite(request: pytest.FixtureRequest, path: Path) -> str:
+    """``path`` as a fresh copy of the migrated template; its URL."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    return f"sqlite:///{path}"
+
+
 def new_database(request: pytest.FixtureRequest, directory: Path) -> str:
     """An empty, migrated database of the kind ``request.param`` names (sqlite or postgresql)."""
     if request.param == "sqlite":
-        url = f"sqlite:///{directory / 'alo185.db'}"
-    else:
-        url = pg_cluster.create_database(request.getfixturevalue("postgres_server"), f"t_{uuid.uuid4().hex[:12]}")
-    db.migrate(url)
-    return url
+        return migrated_sqlite(request, directory / "alo185.db")
+    server, template = request.getfixturevalue("postgres_server"), request.getfixturevalue("postgres_template")
+    return pg_cluster.create_database(server, f"t_{uuid.uuid4().hex[:12]}", template=template)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -43,11 +69,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def redis_settings(tmp_path: Path) -> Iterator[Settings]:
+def redis_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     """A private Redis (and SQLite database) for one test."""
     settings = isolated_settings(tmp_path)
     redis_server.start(settings)
-    db.migrate(settings.database_url)
+    migrated_sqlite(request, Path(settings.database_url.removeprefix("sqlite:///")))
     yield settings
     redis_server.stop(settings)
 
