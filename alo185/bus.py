@@ -59,9 +59,73 @@ return #ARGV - 1
 """
 
 
+# Everything a writer has gathered, in one command: messages published, screen-pops completed with
+# their caller card and published, values set, and call events appended (as ``_APPEND_MANY``).
+# KEYS: the stream, the keys to set, each pop's card key. ARGV: MAXLEN, the four counts, the events,
+# the values, channel and message pairs, then per pop its channel, its JSON object and the text its
+# card must start with (``queue_manager.screenpop.unfinished``). The pop goes out as its object with
+# the card's fields added; a pop whose card is missing or not as expected is not published, and its
+# place in the reply holds 0 or the card's text, for the writer to finish. The other places hold 1.
+WRITE = """
+local n_events, n_set = tonumber(ARGV[2]), tonumber(ARGV[3])
+local n_messages, n_pops = tonumber(ARGV[4]), tonumber(ARGV[5])
+local a = 5 + n_events + n_set
+for i = 1, n_messages do
+  redis.call('PUBLISH', ARGV[a + 2 * i - 1], ARGV[a + 2 * i])
+end
+a = a + 2 * n_messages
+local done = {}
+for i = 1, n_pops do
+  local channel, pop, prefix = ARGV[a + 3 * i - 2], ARGV[a + 3 * i - 1], ARGV[a + 3 * i]
+  local card = redis.call('GET', KEYS[1 + n_set + i])
+  done[i] = card or 0
+  if card and #card > #prefix + 2 and string.sub(card, 1, #prefix) == prefix and string.sub(card, -2) == '}}' then
+    redis.call('PUBLISH', channel, string.sub(pop, 1, -2) .. ', ' .. string.sub(card, #prefix + 1, -3) .. '}')
+    done[i] = 1
+  end
+end
+for i = 1, n_set do
+  redis.call('SET', KEYS[1 + i], ARGV[5 + n_events + i])
+end
+for i = 1, n_events do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[5 + i])
+end
+return done
+"""
+
+# ``json.dumps(event, ensure_ascii=False)`` without building an encoder for every event.
+encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def write(
+    script: Any,
+    events: list[dict[str, Any]],
+    values: list[tuple[str, str]],
+    messages: list[tuple[str, str]],
+    pops: list[tuple[str, str, str, str]],
+    stream: str = CALL_EVENTS,
+) -> Any:
+    """Run ``WRITE`` (``script``: it registered on a client); ``pops``: (card key, channel, pop, card prefix).
+
+    Returns one place per pop (1, 0 or the card's text). The publications go first (a screen-pop
+    waits on them), the events last. A failure part way leaves the earlier parts done: the events
+    are then appended again, which their consumers take in their stride (each is applied by its
+    uniqueid).
+    """
+    keys = [stream, *(key for key, _value in values), *(key for key, _channel, _pop, _prefix in pops)]
+    args: list[Any] = [STREAM_MAXLEN, len(events), len(values), len(messages), len(pops)]
+    args += [encode(event) for event in events]
+    args += [value for _key, value in values]
+    for channel, message in messages:
+        args += (channel, message)
+    for _key, channel, pop, prefix in pops:
+        args += (channel, pop, prefix)
+    return script(keys=keys, args=args)
+
+
 def append_many(target: Any, events: list[dict[str, Any]], stream: str = CALL_EVENTS) -> Any:
-    """XADD several events, in order, as separate entries; sync or asyncio client alike."""
-    payloads = [json.dumps(event, ensure_ascii=False) for event in events]
+    """XADD several events, in order, as separate entries; sync or asyncio client alike (or a pipeline)."""
+    payloads = [encode(event) for event in events]
     return target.eval(_APPEND_MANY, 1, stream, STREAM_MAXLEN, *payloads)
 
 

@@ -12,7 +12,8 @@ to time.
 (ii)  ingest: the same parse and dispatch to the queue manager's handlers, registered as
       ``QueueManager.start()`` registers them: call events into the outbox, which its publisher
       writes into a private Redis; the live state, with its publisher running; the screen-pop,
-      which reads the caller card from Redis and publishes. Before the round, each recorded
+      which the writer's script completes with the caller card in Redis and publishes (a card
+      it cannot use comes back to be decoded or looked up). Before the round, each recorded
       call's card is built from a migrated SQLite database (every caller a known citizen without
       tickets) and stored, as the IVR does during the call, seconds before the ring. A round
       ends when every call event is in Redis and every screen-pop has gone out.
@@ -23,11 +24,14 @@ to time.
 Not included: the socket read itself, and the resync that ``FullyBooted`` triggers (it asks a
 live Asterisk).
 
-Sides take turns round by round and the median round counts. After every round of ours the end
-state is checked: nobody waiting and no operator ringing or on a call in the live state, no
-queue join left open, the call events in Redis, type by type, equal to a count made from the raw
-stream without panoramisk or the translators, no warning logged (a failed screen-pop), and as
-many database lookups as the side calls for (none with the cards). A wrong state fails the run.
+Sides take turns round by round and the median round counts. Each round of ours is paired with a
+panoramisk round right before or after it, and the median of those pairs' ratios is given too: it
+holds better when the load of a shared machine changes between rounds. After every round of ours
+the end state is checked: nobody waiting and no operator ringing or on a call in the live state,
+no queue join left open, the call events in Redis, type by type, equal to a count made from the raw
+stream without panoramisk or the translators, one screen-pop published per ring, no warning logged
+(a failed screen-pop), and as many database lookups as the side calls for (none with the cards). A
+wrong state fails the run. The screen-pops' delay (ring to write) is measured on the side with cards.
 Quick mode: one round over the stream up to its first quiet point (the first wave of calls).
 """
 
@@ -57,6 +61,8 @@ from alo185.phone import normalize
 from alo185.settings import Settings
 from alo185.tickets import caller_card
 from bench.ami_capture import INDEX_FILE, STREAM_FILE
+from bench.common import summary_ms
+from queue_manager import screenpop
 from queue_manager.events import CALL_USEREVENT, TRANSLATORS
 from queue_manager.service import QueueManager
 
@@ -73,7 +79,13 @@ CALL_EVENT_TYPES = {
     "AgentComplete": "queue.complete",
     "QueueCallerAbandon": "queue.abandon",
 }
-USER_EVENT_STAGES = {"start": "call.start", "ivr-done": "ivr.done", "voicemail": "call.voicemail"}
+USER_EVENT_STAGES = {
+    "start": "call.start",
+    "ivr-done": "ivr.done",
+    "voicemail": "call.voicemail",
+    "recording": "call.recording",
+}
+HOLD_EVENTS = ("Hold", "Unhold")  # any leg of a call, keyed by the call (its Linkedid)
 
 
 # The stream, read without panoramisk: what the check compares against.
@@ -102,6 +114,8 @@ def messages(data: bytes) -> Iterator[dict[str, str]]:
 def call_event_type(headers: dict[str, str]) -> str | None:
     """The call event an AMI event should give, by the rules in ``docs/events.md``."""
     name, uniqueid = headers.get("Event"), headers.get("Uniqueid")
+    if name in HOLD_EVENTS:
+        return "call.hold" if headers.get("Linkedid") else None
     if not uniqueid:
         return None
     if name == "UserEvent":
@@ -206,21 +220,55 @@ async def our_round(settings: Settings, chunks: list[bytes], passes: int, facts:
     manager.register_event("*", qm.on_ami_event)  # as QueueManager.start() does (its FullyBooted resync needs AMI)
     background = {asyncio.create_task(qm.publish_forever()), asyncio.create_task(qm.publish_live_forever())}
     expected = sum(facts["call_events"].values()) * passes
-    with logged_problems() as problems:
+    pops = 0 if side == "ingest_without_screenpops" else facts["by_event"]["AgentCalled"] * passes
+    with logged_problems() as problems, pop_delays() as delays:
         gc.collect()
         started = time.perf_counter()
         await feed(manager, chunks, passes)
-        await _screen_pops_done(background)
-        await _published(qm, expected, timeout=60)
+        await _published(qm, expected, pops, timeout=60)
         elapsed = time.perf_counter() - started
-        await _published(qm, expected + 1, timeout=0.3)  # anything beyond the expected count shows too
+        await _published(qm, expected + 1, pops + 1, timeout=0.3)  # anything beyond the expected count shows too
     for task in background:
         task.cancel()
     manager.close()
-    lookups = facts["by_event"]["AgentCalled"] * passes if side == "ingest_db_lookup" else 0
-    state = await check_state(qm, facts, passes, problems, lookups)
+    lookups = pops if side == "ingest_db_lookup" else 0
+    state = await check_state(qm, facts, passes, problems, lookups, pops)
+    state["screenpop_delays_s"] = delays
     await qm.redis.aclose()
     return elapsed, state
+
+
+@contextlib.contextmanager
+def pop_delays() -> Iterator[list[float]]:
+    """How long each screen-pop waited, from its AgentCalled to its message being put in a write to Redis
+    (the round trip not included): the price of gathering writes, measured at full speed."""
+    delays: list[float] = []
+    rung: dict[int, float] = {}
+    build, payload, unfinished = screenpop.from_agent_called, screenpop.payload, screenpop.unfinished
+
+    def timed_build(event: Any, joined_at: float | None, now: float) -> dict[str, Any]:
+        pop = build(event, joined_at, now)
+        rung[id(pop)] = time.perf_counter()
+        return pop
+
+    def sent(pop: dict[str, Any]) -> None:
+        started = rung.pop(id(pop), None)
+        if started is not None:
+            delays.append(time.perf_counter() - started)
+
+    def timed_payload(pop: dict[str, Any], card: dict[str, Any]) -> str:
+        sent(pop)
+        return payload(pop, card)
+
+    def timed_unfinished(pop: dict[str, Any]) -> tuple[str, str]:
+        sent(pop)
+        return unfinished(pop)
+
+    screenpop.from_agent_called, screenpop.payload, screenpop.unfinished = timed_build, timed_payload, timed_unfinished
+    try:
+        yield delays
+    finally:
+        screenpop.from_agent_called, screenpop.payload, screenpop.unfinished = build, payload, unfinished
 
 
 async def store_cards(qm: QueueManager, settings: Settings, calls: dict[str, str]) -> None:
@@ -232,26 +280,26 @@ async def store_cards(qm: QueueManager, settings: Settings, calls: dict[str, str
         await pipe.execute()
 
 
-async def _screen_pops_done(background: set[asyncio.Task]) -> None:
-    others = asyncio.all_tasks() - background - {asyncio.current_task()}
-    await asyncio.gather(*others)
-
-
-async def _published(qm: QueueManager, count: int, timeout: float) -> None:
+async def _published(qm: QueueManager, count: int, pops: int, timeout: float) -> None:
+    """Until ``count`` call events are written and ``pops`` screen-pops published (or the timeout)."""
     deadline = time.perf_counter() + timeout
-    while (qm.published < count or not qm.outbox.empty()) and time.perf_counter() < deadline:
+    while (qm.published < count or qm.pops_published < pops or not qm.outbox.empty()) and (
+        time.perf_counter() < deadline
+    ):
         await asyncio.sleep(0.001)
 
 
-async def check_state(qm: QueueManager, facts: dict, passes: int, problems: list[str], lookups: int) -> dict[str, Any]:
-    """The end state after the last call: quiet queues, every call event in Redis exactly once, and as many
-    screen-pops that asked the database as ``lookups``."""
+async def check_state(
+    qm: QueueManager, facts: dict, passes: int, problems: list[str], lookups: int, pops: int
+) -> dict[str, Any]:
+    """The end state after the last call: quiet queues, every call event in Redis exactly once, a screen-pop
+    published for every ring (``pops``), and as many of them that asked the database as ``lookups``."""
     snapshot = qm.live.snapshot(time.time())
     operators = [(queue, iface, op["state"]) for queue, q in snapshot.items() for iface, op in q["operators"].items()]
     busy = [f"{queue} {iface}: {state}" for queue, iface, state in operators if state in BUSY]
     expected = Counter({kind: n * passes for kind, n in facts["call_events"].items()})
     in_redis = Counter(json.loads(f["event"])["type"] for _id, f in await qm.redis.xrange(bus.CALL_EVENTS))
-    rules_cover_translators = set(TRANSLATORS) == set(CALL_EVENT_TYPES) | {"UserEvent", "Hangup"}
+    rules_cover_translators = set(TRANSLATORS) == set(CALL_EVENT_TYPES) | {"UserEvent", "Hangup", *HOLD_EVENTS}
     state = {
         "callers_waiting": sum(q["waiting"] for q in snapshot.values()),
         "operators": len(operators),
@@ -263,6 +311,8 @@ async def check_state(qm: QueueManager, facts: dict, passes: int, problems: list
         "call_events_published": qm.published,
         "call_events_by_type_match": in_redis == expected and rules_cover_translators,
         "problems_logged": problems[:10],
+        "screenpops_published": qm.pops_published,
+        "screenpops_expected": pops,
         "screenpop_db_lookups": qm.pop_lookups,
         "screenpop_db_lookups_expected": lookups,
     }
@@ -274,6 +324,7 @@ async def check_state(qm: QueueManager, facts: dict, passes: int, problems: list
         and state["call_events_by_type_match"]
         and qm.published == state["call_events_expected"]
         and not problems
+        and qm.pops_published == pops
         and qm.pop_lookups == lookups
     )
     return state
@@ -296,15 +347,28 @@ async def one_round(side: str, settings: Settings, chunks: list[bytes], passes: 
 
 
 async def alternate(settings: Settings, data: bytes, facts: dict, rounds: int, passes: int) -> dict[str, list]:
-    """Sides take turns, and which goes first rotates, so a noisy neighbour hits all alike."""
+    """Sides take turns, and which goes first rotates, so a noisy neighbour hits all alike.
+
+    Each round of ours is paired with a panoramisk round right before or after it (alternately), so
+    every side also has a ratio per pair, taken under the same load.
+    """
     chunks = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
-    results: dict[str, list] = {side: [] for side in (*SIDES, "states")}
+    ours = SIDES[1:]
+    results: dict[str, list] = {side: [] for side in (*SIDES, "states", "pairs", "screenpop_delays_s")}
     for i in range(rounds):
-        for side in SIDES[i % len(SIDES) :] + SIDES[: i % len(SIDES)]:
-            elapsed, state = await one_round(side, settings, chunks, passes, facts)
-            results[side].append(elapsed)
-            if state is not None:
-                results["states"].append({"side": side, **state})
+        for j, side in enumerate(ours[i % len(ours) :] + ours[: i % len(ours)]):
+            pair = ("panoramisk", side) if (i + j) % 2 == 0 else (side, "panoramisk")
+            timed = {}
+            for one in pair:
+                elapsed, state = await one_round(one, settings, chunks, passes, facts)
+                results[one].append(elapsed)
+                timed[one] = elapsed
+                if state is not None:
+                    if one == "ingest":
+                        results["screenpop_delays_s"] += state["screenpop_delays_s"]
+                    del state["screenpop_delays_s"]
+                    results["states"].append({"side": one, **state})
+            results["pairs"].append((side, timed["panoramisk"] / timed[side]))
     return results
 
 
@@ -325,21 +389,31 @@ def run(quick: bool = False) -> dict[str, Any]:
     return figures(results, facts, len(data), passes)
 
 
+def _max_ms(results: dict[str, list]) -> float | None:
+    delays = results["screenpop_delays_s"]
+    return round(max(delays) * 1000, 2) if delays else None
+
+
 def figures(results: dict[str, list], facts: dict, size: int, passes: int) -> dict[str, Any]:
     events = facts["events"] * passes
     per_s = {side: [events / s for s in results[side]] for side in SIDES}
     median = {side: statistics.median(per_s[side]) for side in SIDES}
     failed = [s for s in results["states"] if not s["ok"]]
+    paired = {side: statistics.median(r for s, r in results["pairs"] if s == side) for side in SIDES[1:]}
     return {
         "ingest_events_per_s": round(median["ingest"]),
         "panoramisk_parse_events_per_s": round(median["panoramisk"]),
         "ratio": round(median["ingest"] / median["panoramisk"], 3),
+        "ratio_paired_median": round(paired["ingest"], 3),
         "goal_ratio": GOAL_RATIO,
+        "screenpop_delay_ms": {**summary_ms(results["screenpop_delays_s"]), "max": _max_ms(results)},
         "screenpop_details": "caller card from Redis (written by the IVR)",
         "ingest_db_lookup_events_per_s": round(median["ingest_db_lookup"]),
         "ratio_db_lookup": round(median["ingest_db_lookup"] / median["panoramisk"], 3),
         "ingest_without_screenpops_events_per_s": round(median["ingest_without_screenpops"]),
         "ratio_without_screenpops": round(median["ingest_without_screenpops"] / median["panoramisk"], 3),
+        "ratio_paired_median_db_lookup": round(paired["ingest_db_lookup"], 3),
+        "ratio_paired_median_without_screenpops": round(paired["ingest_without_screenpops"], 3),
         "events": events,
         "rounds_events_per_s": {side: [round(x) for x in per_s[side]] for side in SIDES},
         "stream": {
@@ -355,7 +429,8 @@ def figures(results: dict[str, list], facts: dict, size: int, passes: int) -> di
         "state": (failed or results["states"])[-1],
         "includes": "panoramisk's parse and dispatch; the queue manager's handlers: call events translated into the "
         "outbox and written to a private Redis by its publisher, the live state and its publisher, screen-pops "
-        "(GET of the caller card the IVR stored before the call reached its queue, then PUBLISH); the cards are "
+        "(the writer's script reads the caller card the IVR stored before the call reached its queue and "
+        "publishes the pop with it, in the same round trip as the other writes); the cards are "
         "stored before the round (every caller a known citizen without tickets), as the IVR does during the calls",
         "db_lookup": "the same without caller cards, as for a call that bypassed the IVR: each screen-pop looks the "
         "caller up in SQLite in a worker thread",

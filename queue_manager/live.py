@@ -54,7 +54,10 @@ class LiveState:
         return queue
 
     def _member(self, ev: Mapping[str, Any], now: float) -> Member:
-        queue = self._queue(header(ev, "Queue"))
+        name = header(ev, "Queue")
+        queue = self.queues.get(name)  # ``_queue`` inline: this runs for nearly every event
+        if queue is None:
+            queue = self.queues[name] = Queue()
         interface = header(ev, "Interface") or header(ev, "StateInterface")
         member = queue.members.get(interface)
         if member is None:
@@ -71,7 +74,11 @@ class LiveState:
         fold = _FOLDS.get(header(ev, "Event"))  # one lookup: most events are QueueMemberStatus
         if fold is None:
             return False
-        fold(self, ev, _ts(ev, now), now)
+        try:  # ``_ts`` inline
+            at = float(header(ev, "Timestamp"))
+        except ValueError:
+            at = now
+        fold(self, ev, at, now)
         return True
 
     def _join(self, ev: Mapping[str, Any], at: float, _now: float) -> None:
@@ -121,6 +128,7 @@ class LiveState:
         self._queue(header(ev, "Queue")).members.pop(header(ev, "Interface"), None)
 
     def _member_status(self, ev: Mapping[str, Any], at: float, now: float) -> None:
+        """Most events are this one (one per queue of the member, for every change of its phone): kept lean."""
         member = self._member(ev, now)
         member.name = header(ev, "MemberName") or member.name
         if header(ev, "Paused") == "1":
@@ -131,8 +139,10 @@ class LiveState:
         state = DEVICE_STATE.get(header(ev, "Status"), "unavailable")
         if state == "available" and member.state == "wrap_up" and at < member.until:
             return  # the phone is idle, but Asterisk offers no call until the wrap-up is over
-        keep_call = state in ("ringing", "on_call")
-        self._set(member, state, at, member.call if keep_call else "", member.caller if keep_call else "")
+        if member.state != state:  # ``_set`` inline
+            member.state, member.since = state, at
+        if state not in ("ringing", "on_call"):  # the call and caller stay while it rings or talks
+            member.call = member.caller = ""
 
     def resync(self, replies: Iterable[Mapping[str, Any]], now: float) -> None:
         """Start over from a ``QueueStatus`` reply (QueueParams, QueueMember, QueueEntry events)."""

@@ -12,11 +12,11 @@ never waits on either.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
 
+from alo185 import bus
 from alo185.phone import normalize
 from queue_manager.events import header
 
@@ -68,4 +68,16 @@ def stamp(pop: dict[str, Any]) -> dict[str, Any]:
 
 def payload(pop: dict[str, Any], card: dict[str, Any]) -> str:
     """What goes out: the call as AMI told it, the caller card (``caller_card.card``), the publication time."""
-    return json.dumps(stamp({**pop, **card}), ensure_ascii=False)
+    return bus.encode(stamp({**pop, **card}))
+
+
+def unfinished(pop: dict[str, Any]) -> tuple[str, str]:
+    """The pop without its card, for Redis to finish (``bus.WRITE``) with the card the IVR stored, in the same
+    round trip as the read: the pop's JSON object, and the text a stored card for this caller starts with.
+
+    A stored card is ``caller_card.encode(caller, fields)``: ``{"caller": …, "card": {fields}}``. The
+    fields' text goes in before the pop's closing brace, so the message is ``payload(pop, fields)``
+    (keys in another order). A card in any other form is left to ``caller_card.decode`` here.
+    """
+    prefix = '{"caller": ' + bus.encode(pop["caller"]) + ', "card": {'
+    return bus.encode(stamp(pop)), prefix

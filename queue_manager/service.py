@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
-import json
 import logging
 import signal
 import time
@@ -23,32 +23,59 @@ from queue_manager.live import LIVE_EVENTS, LiveState
 
 log = logging.getLogger(__name__)
 ALIVE_TTL_S = 30
-# Screen-pops read and published at once; a burst waits its turn rather than exhausting the Redis
-# client's connection pool (each pop in flight holds a connection).
-SCREENPOP_CONCURRENCY = 8
-# In a burst, call events gather this long before they go out: a round trip costs the loop as much
-# as handling dozens of events, so one for many. After a quiet spell the first goes at once.
-PUBLISH_GATHER_S = 0.002
+# In a burst, whatever is for Redis (call events, screen-pops with their caller cards, the live
+# snapshot) gathers up to this long after the last write before it goes out, in one round trip: a
+# round trip costs the loop as much as handling dozens of events (more on a busy machine, where
+# waking Redis costs a time slice), so one for many. A screen-pop in a burst is out within this plus
+# a round trip. A burst: BURST_WRITES writes within BURST_WINDOW_S; otherwise (one call's events, a
+# ring) every write goes at once.
+PUBLISH_GATHER_S = 0.01
+BURST_WRITES, BURST_WINDOW_S = 5, 0.1
+# Call events in one write at most (after a Redis outage the backlog goes out in several).
+PUBLISH_MAX_BATCH = 500
+LIVE_INTERVAL_S = 0.1  # the live snapshot goes out at most this often
+RETRY_S = 0.5
+
+
+class Outbox:
+    """Call events waiting for the writer, in AMI order. ``put_nowait`` as on an ``asyncio.Queue``."""
+
+    def __init__(self, wake: asyncio.Event) -> None:
+        self.items: list[dict] = []
+        self._wake = wake
+
+    def put_nowait(self, event: dict) -> None:
+        self.items.append(event)
+        self._wake.set()
+
+    def empty(self) -> bool:
+        return not self.items
 
 
 class QueueManager:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.redis = aioredis.Redis.from_url(settings.redis_connection_url, decode_responses=True)
+        self._write_script = self.redis.register_script(bus.WRITE)
         self.manager: Manager | None = None
         self.commands: commands.Commands | None = None
         self.callbacks: callbacks.CallbackService | None = None
-        self.outbox: asyncio.Queue[dict] = asyncio.Queue()
+        self._wake = asyncio.Event()  # something is waiting for the writer
+        self.outbox = Outbox(self._wake)
         self.published = 0
         self._publisher: asyncio.Task | None = None
         self._heartbeat: asyncio.Task | None = None
         self.sessions = db.session_factory(settings.database_url)
         self.joined_at: dict[str, float] = {}  # caller uniqueid -> when it joined its queue (AMI time)
         self._pops: set[asyncio.Task] = set()
-        self._pop_slots = asyncio.Semaphore(SCREENPOP_CONCURRENCY)
+        # Screen-pops for the next write, with their caller card's fields, or None: the write reads the card.
+        self._pops_ready: list[tuple[dict, dict[str, Any] | None]] = []
+        self._pops_due = False  # one of them has waited already (for the database): the next write goes at once
+        self.pops_published = 0
         self.pop_lookups = 0  # screen-pops that found no caller card and asked the database
         self.live = LiveState(wrap_up_s=settings.wrap_up_s)
         self._live_dirty = asyncio.Event()
+        self._live_payload: str | None = None  # the latest snapshot, for the writer
         self._live_task: asyncio.Task | None = None
         self.routes = self._routes()
 
@@ -85,18 +112,19 @@ class QueueManager:
             self._live_dirty.set()
 
     async def publish_live_forever(self) -> None:
-        """The snapshot to ``alo185:live`` (a key, and pub/sub for the stream), at most 10 times a second."""
+        """The snapshot for ``alo185:live`` (a key, and pub/sub for the stream), at most 10 times a second.
+
+        Changes in between are folded into the next snapshot, taken after the pause: the last change
+        always goes out, at most ``LIVE_INTERVAL_S`` late. The writer (``publish_forever``) sends it with
+        whatever else is going to Redis; a newer snapshot replaces one not yet sent.
+        """
         while True:
             with contextlib.suppress(TimeoutError):  # a wrap-up ends without an event: wake up then too
                 await asyncio.wait_for(self._live_dirty.wait(), self.live.next_change(time.time()))
             self._live_dirty.clear()
-            payload = json.dumps(self.live.snapshot(time.time()), ensure_ascii=False)
-            try:
-                await self.redis.set(bus.LIVE_QUEUES, payload)
-                await self.redis.publish(bus.LIVE_QUEUES, payload)
-            except aioredis.ConnectionError as exc:
-                log.warning("Redis unavailable for the live state: %s", exc)
-            await asyncio.sleep(0.1)
+            self._live_payload = bus.encode(self.live.snapshot(time.time()))
+            self._wake.set()
+            await asyncio.sleep(LIVE_INTERVAL_S)
 
     async def resync(self, manager: Manager) -> None:
         """Rebuild from Asterisk's own lists: nothing stale survives a restart of Asterisk or of this process.
@@ -130,48 +158,102 @@ class QueueManager:
         return task
 
     def on_agent_called(self, _manager: Manager, message: object) -> None:
-        """An operator's phone rings: the screen-pop goes out from a task of its own."""
+        """An operator's phone rings: the screen-pop goes out with the next write, which reads the caller card
+        the IVR left and publishes the pop with it in the same round trip. It never waits here."""
         joined = self.joined_at.get(header(message, "Uniqueid"))  # type: ignore[arg-type]
         pop = screenpop.from_agent_called(message, joined, time.time())  # type: ignore[arg-type]
         if pop["member"]:
-            self._spawn(self._publish_pop(pop))
+            self._pop_ready(pop, None)
 
-    async def _publish_pop(self, pop: dict) -> None:
-        async with self._pop_slots:
-            try:
-                card = await self._caller_card(pop)
-                await self.redis.publish(screenpop.channel_for(pop["member"]), screenpop.payload(pop, card))
-            except Exception:
-                log.exception("screen-pop for call %s failed", pop.get("uniqueid"))
+    def _pop_ready(self, pop: dict, card: dict[str, Any] | None) -> None:
+        self._pops_ready.append((pop, card))
+        self._wake.set()
 
-    async def _caller_card(self, pop: dict) -> dict[str, Any]:
-        """The card the IVR left in Redis; the database (in a worker thread) only for a call that bypassed the IVR."""
-        card = caller_card.decode(await self.redis.get(bus.caller_card_key(pop["uniqueid"])), pop["caller"])
+    def _card_missed(self, pop: dict, stored: str | None) -> None:
+        """The write found no card it could use as stored: decode it here, or ask the database (a call that bypassed
+        the IVR, or a card for another number)."""
+        card = caller_card.decode(stored, pop["caller"])
         if card is None:
-            self.pop_lookups += 1
+            self._spawn(self._look_up_card(pop))
+        else:
+            self._pop_ready(pop, card)
+            self._pops_due = True
+
+    async def _look_up_card(self, pop: dict) -> None:
+        """The database (in a worker thread), only for a call whose card is not in Redis."""
+        self.pop_lookups += 1
+        try:
             card = await asyncio.to_thread(caller_card.card, self.sessions, pop["caller"])
-        return card
+        except Exception:
+            log.exception("screen-pop for call %s failed", pop.get("uniqueid"))
+            return
+        self._pop_ready(pop, card)
+        self._pops_due = True  # it has waited long enough
 
     async def publish_forever(self) -> None:
-        """One writer, in AMI order, batching whatever has queued up meanwhile (in a burst, for a moment)."""
+        """The one writer to Redis: call events (in AMI order), screen-pops, the live snapshot.
+
+        Whatever has gathered goes out in one round trip (``bus.WRITE``); in a burst, after a pause of
+        up to ``PUBLISH_GATHER_S`` since the last one. Redis itself reads each screen-pop's caller card
+        and publishes the pop with it, so a pop costs no round trip of its own.
+        """
         loop = asyncio.get_running_loop()
-        sent_at = -PUBLISH_GATHER_S
+        recent: collections.deque[float] = collections.deque(maxlen=BURST_WRITES)  # when the last writes went
         while True:
-            batch = [await self.outbox.get()]
-            pause = sent_at + PUBLISH_GATHER_S - loop.time()
-            if pause > 0:  # the last write went out a moment ago: a burst
+            await self._wake.wait()
+            now = loop.time()
+            burst = len(recent) == BURST_WRITES and now - recent[0] < BURST_WINDOW_S
+            pause = recent[-1] + PUBLISH_GATHER_S - now if recent else 0.0
+            if burst and pause > 0 and not self._pops_due:  # the writes of a call's events go at once
                 await asyncio.sleep(pause)
-            sent_at = loop.time()
-            while not self.outbox.empty():
-                batch.append(self.outbox.get_nowait())
-            while True:
-                try:
-                    await bus.append_many(self.redis, batch)
-                    break
-                except aioredis.ConnectionError as exc:
-                    log.warning("Redis unavailable (%s); holding %d events", exc, len(batch))
-                    await asyncio.sleep(0.5)
-            self.published += len(batch)
+            self._wake.clear()
+            self._pops_due = False
+            recent.append(loop.time())
+            if not await self._write():
+                await asyncio.sleep(RETRY_S)
+                self._wake.set()
+            elif self.outbox.items:  # more than one batch was waiting
+                self._wake.set()
+
+    async def _write(self) -> bool:
+        """One round trip (``bus.WRITE``) for everything waiting; False when the call events are still to be written."""
+        events = self.outbox.items[:PUBLISH_MAX_BATCH]
+        pops, self._pops_ready = self._pops_ready, []
+        live, self._live_payload = self._live_payload, None
+        if not (events or pops or live):
+            return True
+        messages, carded = [], []
+        for pop, card in pops:
+            if card is None:
+                carded.append(pop)
+            else:
+                messages.append((screenpop.channel_for(pop["member"]), screenpop.payload(pop, card)))
+        values = []
+        if live is not None:
+            values.append((bus.LIVE_QUEUES, live))
+            messages.append((bus.LIVE_QUEUES, live))
+        with_cards = [
+            (bus.caller_card_key(pop["uniqueid"]), screenpop.channel_for(pop["member"]), *screenpop.unfinished(pop))
+            for pop in carded
+        ]
+        try:
+            done = await bus.write(self._write_script, events, values, messages, with_cards)
+        except aioredis.RedisError as exc:
+            log.warning("Redis did not take the write (%s); holding %d events", exc, len(self.outbox.items))
+            for pop, _card in pops:  # not sent again: a pop that late would be stale, the phone may have stopped
+                log.warning("screen-pop for call %s failed: %s", pop["uniqueid"], exc)
+            if self._live_payload is None:  # unless a newer snapshot came meanwhile
+                self._live_payload = live
+            return False
+        del self.outbox.items[: len(events)]
+        self.published += len(events)
+        self.pops_published += len(pops) - len(carded)
+        for pop, outcome in zip(carded, done, strict=True):
+            if outcome == 1:
+                self.pops_published += 1
+            else:  # no card stored (0), or one the write could not use as it stood (its text)
+                self._card_missed(pop, outcome or None)
+        return True
 
     async def start(self) -> None:
         if self._publisher is None:

@@ -74,6 +74,12 @@ def pop_as_before(sessions: Any, event: dict, joined_at: float | None = None) ->
     return {**pop, "caller_masked": mask(pop["caller"]), **caller_card.caller_details(sessions, pop["caller"])}
 
 
+async def _until(done: Any, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
+
+
 def published_pop(settings: Settings, event: dict) -> tuple[dict[str, Any], int]:
     """What the queue manager publishes when ``event`` (an AgentCalled) comes, and its database lookups."""
     pubsub = bus.connect(settings.redis_connection_url).pubsub(ignore_subscribe_messages=True)
@@ -81,8 +87,10 @@ def published_pop(settings: Settings, event: dict) -> tuple[dict[str, Any], int]
 
     async def ring() -> int:
         qm = QueueManager(settings)
+        writer = asyncio.create_task(qm.publish_forever())
         qm.on_agent_called(None, event)  # type: ignore[arg-type]
-        await asyncio.gather(*qm._pops)
+        await _until(lambda: qm.pops_published)
+        writer.cancel()
         await qm.redis.aclose()
         return qm.pop_lookups
 
@@ -117,3 +125,25 @@ def test_without_a_card_the_pop_asks_the_database(redis_settings: Settings) -> N
     assert pop["citizen"]["name"] == "Ayşe Demir" and pop["caller_masked"] == "+90 532 *** ** 67"
     client.delete(bus.caller_card_key("t123"))
     assert published_pop(redis_settings, AGENT_CALLED) == (pop_as_before(sessions, AGENT_CALLED), 1)
+
+
+def test_a_card_stored_in_another_form_is_still_used(redis_settings: Settings) -> None:
+    """Redis finishes the pop when the card is as ``caller_card.encode`` writes it; any other form is decoded here."""
+    known_caller(redis_settings.database_url)
+    sessions = db.session_factory(redis_settings.database_url)
+    client = bus.connect(redis_settings.redis_connection_url)
+    fields = caller_card.card(sessions, "+905321234567")
+    client.set(bus.caller_card_key("t123"), json.dumps({"card": fields, "caller": "+905321234567"}))
+    pop, lookups = published_pop(redis_settings, AGENT_CALLED)
+    assert lookups == 0 and pop == pop_as_before(sessions, AGENT_CALLED)
+
+
+def test_redis_finishes_the_pop_as_python_would() -> None:
+    pop = screenpop.from_agent_called(AGENT_CALLED, joined_at=1795269990.0, now=0)
+    fields = {"caller_masked": "+90 532 *** ** 67", "citizen": {"name": 'Ayşe "Demir"'}, "open_tickets": []}
+    unfinished, prefix = screenpop.unfinished(pop)
+    stored = caller_card.encode(pop["caller"], fields)
+    assert stored.startswith(prefix) and stored.endswith("}}")
+    finished = json.loads(unfinished[:-1] + ", " + stored[len(prefix) : -2] + "}")  # what ``bus.WRITE`` does
+    published = json.loads(screenpop.payload(pop, fields))
+    assert finished.pop("published_ts") <= published.pop("published_ts") and finished == published
