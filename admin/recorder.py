@@ -1,7 +1,8 @@
 """``alo185 recorder``: call events from the Redis stream -> call records in the database.
 
 Idempotent: each event type sets its own fields of the record keyed by uniqueid, so a
-redelivered or reordered event gives the same record. Events are acked only after commit.
+redelivered or reordered event gives the same record; time on hold, which adds up, keeps how far
+it was counted (``_on_hold``). Events are acked only after commit.
 A record's 15-minute queue interval is recomputed from the records in the same transaction
 (``queue_manager.intervals``), so the persisted figures are idempotent too.
 """
@@ -32,6 +33,10 @@ log = logging.getLogger(__name__)
 GROUP = "recorder"
 LOST = "pbx_lost"  # end_cause of a call that died with Asterisk (found at the resync after it came back)
 LOST_MARGIN = timedelta(seconds=2)
+# The IVR's reasons for a queue that was closed (``ivr.hours``): the call's outcome is ``after-hours``.
+CLOSED_REASONS = ("after_hours", "holiday")
+# Events that only add to a call already recorded: alone they make no record (an operator's test call).
+NO_NEW_RECORD = ("call.end", "call.hold", "call.recording")
 
 
 def _when(ts: Any) -> datetime | None:
@@ -94,6 +99,7 @@ def _on_complete(r: CallRecord, e: dict[str, Any]) -> None:
     r.answered = True
     if e.get("talk_s") is not None:
         r.talk_s, r.talk_source = e["talk_s"], "queue"
+    _close_hold(r, _when(e.get("ts")))  # the operator hung up with the caller on hold
 
 
 def _on_abandon(r: CallRecord, e: dict[str, Any]) -> None:
@@ -103,6 +109,38 @@ def _on_abandon(r: CallRecord, e: dict[str, Any]) -> None:
 
 def _on_end(r: CallRecord, e: dict[str, Any]) -> None:
     _set(r, ended_at=_when(e.get("ts")), end_cause=e.get("cause"))
+
+
+def _on_ivr_step(r: CallRecord, e: dict[str, Any]) -> None:
+    """Only the step that says the queue was closed: a caller who hangs up during that prompt has no IVR outcome."""
+    if not r.ivr_reason and e.get("detail") in CLOSED_REASONS:
+        r.ivr_reason = e["detail"]
+
+
+def _on_hold(r: CallRecord, e: dict[str, Any]) -> None:
+    """Hold opens a hold unless one is open or it was counted already; Unhold adds the open one to ``hold_s``.
+
+    The call counts as held from a Hold to the next Unhold of any of its legs. Replaying events changes
+    nothing: a Hold at or before ``hold_counted_to`` was counted, an Unhold without an open hold is spent.
+    """
+    at = _when(e.get("ts"))
+    if at is None:
+        return
+    if not e.get("held"):
+        _close_hold(r, at)
+    elif r.hold_started_at is None and (r.hold_counted_to is None or at > r.hold_counted_to):
+        r.hold_started_at = at
+
+
+def _close_hold(r: CallRecord, at: datetime | None) -> None:
+    if r.hold_started_at is None or at is None or at < r.hold_started_at:
+        return
+    r.hold_s = round((r.hold_s or 0.0) + (at - r.hold_started_at).total_seconds(), 3)
+    r.hold_started_at, r.hold_counted_to = None, at
+
+
+def _on_recording(r: CallRecord, e: dict[str, Any]) -> None:
+    _set(r, recording_ref=e.get("file"))
 
 
 APPLY: dict[str, Callable[[CallRecord, dict[str, Any]], None]] = {
@@ -116,10 +154,18 @@ APPLY: dict[str, Callable[[CallRecord, dict[str, Any]], None]] = {
     "queue.complete": _on_complete,
     "queue.abandon": _on_abandon,
     "call.end": _on_end,
+    "ivr.step": _on_ivr_step,
+    "call.hold": _on_hold,
+    "call.recording": _on_recording,
 }
 
 
 def outcome(r: CallRecord) -> str | None:
+    """One word for how the call went (``docs/events.md``).
+
+    ``after-hours``: the caller reached a closed queue (after hours or a holiday), whether or not they
+    left a message (their voicemail, if any, is linked by the uniqueid; ``ivr_action`` says which).
+    """
     if r.answered:
         return "answered"
     if r.abandoned:
@@ -128,6 +174,8 @@ def outcome(r: CallRecord) -> str | None:
         return "callback"
     if r.end_cause == LOST:
         return "lost"
+    if r.ivr_reason in CLOSED_REASONS:
+        return "after-hours"
     if r.ivr_action == "voicemail":
         return "voicemail"
     if r.ivr_action == "hangup":
@@ -171,9 +219,11 @@ def apply_event(session: Session, event: dict[str, Any]) -> CallRecord | SurveyA
     uniqueid = event.get("uniqueid")
     if handler is None or not uniqueid or str(uniqueid).startswith(PLACEHOLDER_PREFIX):
         return None  # a callback's placeholder is no citizen's call (the callback is its record)
+    if event["type"] == "ivr.step" and event.get("node") != "closed":
+        return None  # of the path's steps only the closed queue matters here (the path comes with ``ivr``)
     record = session.scalars(select(CallRecord).where(CallRecord.uniqueid == uniqueid)).one_or_none()
     if record is None:
-        if event["type"] == "call.end":
+        if event["type"] in NO_NEW_RECORD:
             return None  # a channel that never entered the hotline
         record = CallRecord(uniqueid=uniqueid, answered=False, abandoned=False)
         session.add(record)
@@ -185,6 +235,8 @@ def apply_event(session: Session, event: dict[str, Any]) -> CallRecord | SurveyA
 
 def _derive(session: Session, record: CallRecord, counted_before: Any) -> None:
     """What follows from the record's own fields: duration, talk time, outcome, its queue interval."""
+    if record.hold_started_at is not None and record.ended_at is not None:
+        _close_hold(record, max(record.ended_at, record.hold_started_at))  # hung up while on hold
     if record.started_at and record.ended_at:
         record.duration_s = round((record.ended_at - record.started_at).total_seconds(), 3)
     if record.answered_at and record.ended_at and record.talk_source != "queue":

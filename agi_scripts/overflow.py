@@ -3,7 +3,9 @@
 The live queue state comes from Redis (``alo185:live``, written by the queue manager); the queue's
 recent AHT and its target from the database, read in a worker thread and kept for ``figures_ttl_s``.
 While the queue manager is not running (no ``alo185:queue-manager:alive``) the live state may be stale:
-there is no prediction then, and no offer (callers are queued as ever).
+there is no prediction then, and no offer (callers are queued as ever). When nobody is logged in to the
+queue at all, the engine asks too: a prediction (any) means the offer is on and the queue manager, which
+places callbacks, is running, so the caller is offered a callback or voicemail instead of voicemail only.
 """
 
 from __future__ import annotations

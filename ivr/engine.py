@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ivr import hours
-from ivr.tree import MINUTES, OVERFLOW_PROMPTS, Action, Tree
+from ivr.tree import MINUTES, NO_OPERATOR_OFFER_PROMPTS, OVERFLOW_PROMPTS, Action, Tree
 
 STATUS_TRIES = 3
 PLATFORM_PRIORITY = 10
@@ -281,8 +281,7 @@ def _to_queue(call: _Call, action: Action) -> Flow:
     logged_in = yield OperatorsLoggedIn(queue.name)
     if not logged_in:
         yield call.step("no_operator", "", queue.name)
-        yield call.play("no_operator")
-        return _voicemail(call, "no_operator")
+        return (yield from _nobody_logged_in(call, queue.name, action))
     call.out.action = "queue"
     call.out.queue = queue.name
     call.out.priority = action.priority
@@ -324,13 +323,42 @@ def _offer(call: _Call, prediction: Overflow) -> Flow:
         return "voicemail"
     if key != "1":
         return "queue"
+    stored = yield from _callback(call)
+    return "callback" if stored else "queue"  # the caller is not lost for a refused callback: they wait
+
+
+def _nobody_logged_in(call: _Call, queue: str, action: Action) -> Flow:
+    """Nobody is logged in to the queue (within its hours): waiting would be pointless, so 1 a callback,
+    placed once an operator logs in and the caller's turn comes, 2 or nothing: voicemail.
+
+    Only while the overflow offer is on and the live state is known (a prediction comes back), to a caller
+    who can be called back, with a tree that has the offer's prompts; otherwise voicemail as before.
+    """
+    prediction = yield PredictWait(queue)
+    if prediction is None or not call.caller or not set(NO_OPERATOR_OFFER_PROMPTS) <= set(call.tree.prompts):
+        yield call.play("no_operator")
+        return _voicemail(call, "no_operator")
+    key = yield call.play("overflow_busy", "no_operator_offer", keys="12")
+    if not key:
+        key = yield WaitKey(5000)
+    yield call.step("no_operator_offer", key or "-")
+    if key == "1":
+        call.out.queue, call.out.priority, call.out.category = queue, action.priority, action.category
+        if (yield from _callback(call)):
+            return call.out
+        call.out.queue, call.out.priority, call.out.category = "", 0, ""  # a voicemail names no queue
+    return _voicemail(call, "no_operator")
+
+
+def _callback(call: _Call) -> Generator[Command, Any, bool]:
+    """Store a callback for the caller's queue and priority; True once stored and confirmed to the caller."""
     stored = yield RequestCallback(call.out.queue, call.out.priority, call.lang)
     yield call.step("callback", "", "ok" if stored else "refused")
-    if not stored:  # the caller is not lost for it: they wait in the queue
-        return "queue"
+    if not stored:
+        return False
     yield call.play("callback_confirmed")
     call.out.action = "callback"
-    return "callback"
+    return True
 
 
 def _voicemail(call: _Call, reason: str) -> Outcome:

@@ -40,6 +40,9 @@ SURVEY_PROMPTS = ("survey_question", "survey_comment", "survey_thanks", "survey_
 MINUTES = "{minutes}"
 OVERFLOW_PROMPTS = ("overflow_wait", "overflow_busy", "overflow_offer", "callback_confirmed")
 CALLBACK_PROMPTS = ("callback_notice", "callback_greeting")
+# Nobody logged in to the queue (ivr/engine.py): that nobody can answer now, then 1 a callback once an
+# operator is there, 2 or nothing voicemail; the confirmation is the overflow offer's.
+NO_OPERATOR_OFFER_PROMPTS = ("overflow_busy", "no_operator_offer", "callback_confirmed")
 SYSTEM_PROMPTS = (
     "kvkk",
     "language_tr",
@@ -50,6 +53,7 @@ SYSTEM_PROMPTS = (
     "after_hours",
     "holiday",
     "no_operator",
+    "no_operator_offer",
     *VOICEMAIL_PROMPTS,
     *SURVEY_PROMPTS,
     *OVERFLOW_PROMPTS,

@@ -27,8 +27,16 @@ def first(ev: AmiEvent, name: str, default: Any = None) -> Any:
 
 
 def header(ev: AmiEvent, name: str) -> str:
-    """A header as text, '' when absent."""
-    value = first(ev, name, "")
+    """A header as text, '' when absent. One call, not ``first`` and then a check: it runs for nearly every
+    header of every event the queue manager follows."""
+    try:
+        value = ev[name]
+    except KeyError:
+        return ""
+    if value.__class__ is str:  # nearly always
+        return value
+    if isinstance(value, list):
+        value = value[0] if value else ""
     return value if isinstance(value, str) else str(value)
 
 
@@ -46,6 +54,8 @@ def _user_event(ev: AmiEvent) -> dict[str, Any] | None:
         return _base("ivr.done", ev, agi_status=first(ev, "AgiStatus", ""))
     if stage == "voicemail":
         return _base("call.voicemail", ev, reason=first(ev, "Reason", ""))
+    if stage == "recording":
+        return _base("call.recording", ev, file=first(ev, "File", ""))
     return None
 
 
@@ -85,6 +95,17 @@ def _abandon(ev: AmiEvent) -> dict[str, Any]:
     return _base("queue.abandon", ev, queue=first(ev, "Queue", ""), wait_s=_num(first(ev, "HoldTime")))
 
 
+def _hold(ev: AmiEvent, held: bool) -> dict[str, Any]:
+    """Any leg of the call put on hold or taken off it (the operator's phone, usually): keyed by the call."""
+    return {
+        "type": "call.hold",
+        "uniqueid": first(ev, "Linkedid", ""),
+        "ts": _num(first(ev, "Timestamp")),
+        "held": held,
+        "channel": first(ev, "Uniqueid", ""),
+    }
+
+
 TRANSLATORS: dict[str, Callable[[AmiEvent], dict[str, Any] | None]] = {
     "UserEvent": _user_event,
     "Hangup": _hangup,
@@ -92,6 +113,8 @@ TRANSLATORS: dict[str, Callable[[AmiEvent], dict[str, Any] | None]] = {
     "AgentConnect": _agent_connect,
     "AgentComplete": _agent_complete,
     "QueueCallerAbandon": _abandon,
+    "Hold": lambda ev: _hold(ev, True),
+    "Unhold": lambda ev: _hold(ev, False),
 }
 
 

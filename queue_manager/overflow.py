@@ -17,7 +17,10 @@ exponential with mean AHT (the Erlang C assumption), calls end at a rate of ``se
 
 (the M/M/N wait of the k-th in line, k / (N μ)). ``serving == 0`` means nobody can answer: the wait
 is infinite. The IVR offers a callback or voicemail when ``wait > target`` (the queue's answer-time
-target, ``intervals.target_for``, 5 s by default) or nobody can answer.
+target, ``intervals.target_for``, 5 s by default) or nobody can answer. When nobody is logged in at all
+(the PBX's ``QUEUE_MEMBER(queue,logged)`` is 0) the IVR offers a callback or voicemail without the
+choice to wait (``ivr.engine._nobody_logged_in``); the callback's placeholder then waits in the queue
+until an operator logs in.
 """
 
 from __future__ import annotations

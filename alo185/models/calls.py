@@ -44,6 +44,10 @@ class CallRecord(Base):
     # Asterisk's hang-up cause code, or "pbx_lost" when the call died with Asterisk (closed at the resync).
     end_cause: Mapped[str | None] = mapped_column(String(16))
     hold_s: Mapped[float | None] = mapped_column(Float)  # total time the operator held the caller
+    # The hold in progress (AMI Hold without its Unhold yet), and the end of the last hold counted in
+    # hold_s: a redelivered Hold from before it is not opened again (admin/recorder.py).
+    hold_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    hold_counted_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
     recording_ref: Mapped[str | None] = mapped_column(String(255))  # the operator call's audio file, if recorded
     wrap_up_code: Mapped[str | None] = mapped_column(String(40))  # the operator's choice after the call
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now(), onupdate=func.now())

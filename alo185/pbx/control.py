@@ -10,6 +10,7 @@ from pathlib import Path
 
 from alo185 import operators, procs
 from alo185.pbx import provision, render
+from alo185.recordings import SPOOL_NAME
 from alo185.settings import Settings
 
 PROCESS_NAME = "asterisk"
@@ -73,6 +74,8 @@ class Pbx:
         for sub in INSTANCE_SUBDIRS:
             (self.instance_dir / sub).mkdir(parents=True, exist_ok=True)
         (self.instance_dir / "spool" / "alo185-voicemail" / "recording").mkdir(parents=True, exist_ok=True)
+        if self.settings.record_calls:
+            (self.settings.recording_dir or self.instance_dir / "spool" / SPOOL_NAME).mkdir(parents=True, exist_ok=True)
         render.render_all(self)
         operators.render_prompts(self.instance_dir / "sounds")
 

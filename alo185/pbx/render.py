@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import jinja2
 
 from alo185 import operators
+from alo185.recordings import SPOOL_NAME
 from alo185.settings import REPO_DIR
 from ivr.default import default_tree, pbx_queues
 
@@ -60,6 +61,8 @@ def context(pbx: Pbx) -> dict[str, object]:
         "fallback_queue": tree.fallback_queue,
         "queue_timeout": s.queue_timeout,
         "voicemail_max_s": s.voicemail_max_s,
+        # Operator calls are recorded here (as Asterisk sees it); '' when recording is off (record_calls).
+        "recordings": pbx.pbx_path(s.recording_dir or inst / "spool" / SPOOL_NAME) if s.record_calls else "",
     }
 
 

@@ -1,7 +1,7 @@
 """KVKK: personal data kept no longer than needed (``retention``) and erased on request (``anonymise``).
 
 Both blank or delete rows and delete the files those rows name (voicemail recordings, survey
-comments, stored attachments, DİF evidence). The order is what makes a crash harmless:
+comments, stored attachments, recordings of operator calls, DİF evidence). The order is what makes a crash harmless:
 
 1. the rows stop naming the files, in the caller's transaction (``shred_after_commit`` notes the files);
 2. just before COMMIT the names are written to a journal, ``<root>/.pending-destruction/<uuid>.json``;
@@ -31,7 +31,7 @@ from pathlib import Path
 from sqlalchemy import event, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from alo185.models import CorrectiveActionEvidence, SurveyComment, TicketAttachment, Voicemail
+from alo185.models import CallRecord, CorrectiveActionEvidence, SurveyComment, TicketAttachment, Voicemail
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +42,19 @@ _SESSION_KEY = "alo185.privacy.files"
 
 
 class Store(StrEnum):
-    """A directory of personal files: the voicemail archive (settings.voicemail_path) or DİF evidence."""
+    """A directory of personal files: the voicemail archive (settings.voicemail_path), DİF evidence, or the
+    recordings of operator calls (``alo185.recordings``)."""
 
     VOICEMAIL = "voicemail"
     EVIDENCE = "evidence"
+    RECORDING = "recording"
 
 
 # Every column that names a file in a store, relative to the store's root.
 REFERENCES: dict[Store, tuple[InstrumentedAttribute[str], ...]] = {
     Store.VOICEMAIL: (Voicemail.audio_file, SurveyComment.audio_file, TicketAttachment.ref),
     Store.EVIDENCE: (CorrectiveActionEvidence.stored_as,),
+    Store.RECORDING: (CallRecord.recording_ref,),
 }
 Roots = dict[Store, Path | None]
 

@@ -2,10 +2,10 @@
 
 Rows are kept and their personal fields blanked, so the statistics stay: a ticket keeps its number,
 type, channel, category, directorate, district and mahalle, status, priority and dates; a call its
-times, queue and outcome; a survey its score. ``scrub`` blanks one kind of record chosen by a SQL
-condition and serves both a citizen's request (``anonymise_citizen``: by phone number and tickets)
-and the retention job (``alo185.privacy.retention``: by age). Files go after the commit (see
-``alo185.privacy``).
+times, queue and outcome (its recording goes, like a voicemail's audio); a survey its score. ``scrub``
+blanks one kind of record chosen by a SQL condition and serves both a citizen's request
+(``anonymise_citizen``: by phone number and tickets) and the retention job
+(``alo185.privacy.retention``: by age). Files go after the commit (see ``alo185.privacy``).
 
 Left as they are, on purpose:
 
@@ -44,6 +44,7 @@ from alo185.models import (
     Voicemail,
 )
 from alo185.privacy import Roots, Store, file_column, shred_after_commit
+from alo185.recordings import recordings_dir
 from alo185.settings import load_settings
 
 MARKER = "[anonimleştirildi]"  # a ticket's description once its text is gone
@@ -63,7 +64,7 @@ BLANK: dict[type, dict[str, Any]] = {
         "updated_at": Ticket.updated_at,  # erasing is not activity (the citizens rule reads it)
     },
     TicketAttachment: {"ref": "", "caption": None},
-    CallRecord: {"caller": None, "updated_at": CallRecord.updated_at},
+    CallRecord: {"caller": None, "recording_ref": None, "updated_at": CallRecord.updated_at},
     Voicemail: {"caller": "", "audio_file": "", "transcript": None, "words": null()},
     SurveyAnswer: {"caller": ""},
     SurveyComment: {"audio_file": "", "transcript": None, "words": null()},
@@ -139,6 +140,7 @@ def anonymise_citizen(
     reason: str,
     now: datetime | None = None,
     voicemail_dir: Path | None = None,
+    recording_dir: Path | None = None,
 ) -> AuditLog:
     """Remove a citizen's personal data from every record and keep the statistics; returns the audit row.
 
@@ -152,7 +154,10 @@ def anonymise_citizen(
     if not reason:
         raise AnonymisationError("a reason is required", "Anonimleştirme gerekçesi zorunludur.")
     now = now or datetime.now(UTC)
-    roots: Roots = {Store.VOICEMAIL: voicemail_dir or load_settings().voicemail_path}
+    roots: Roots = {
+        Store.VOICEMAIL: voicemail_dir or load_settings().voicemail_path,
+        Store.RECORDING: recording_dir or recordings_dir(load_settings()),
+    }
     secrets = _secrets(citizen)
     counts = _scrub_everywhere(session, citizen, phone_forms(citizen.phone), secrets, roots)
     scrub_citizens(session, Citizen.id == citizen.id, now)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from alo185 import audit
@@ -45,6 +45,7 @@ from alo185.models import (
 from alo185.privacy import Roots, Store, recover, shred_after_commit
 from alo185.privacy.anonymise import MARKER, phone_forms_sql, scrub, scrub_citizens, scrub_tickets
 from alo185.quality import KEEP_YEARS
+from alo185.recordings import recordings_dir
 from alo185.settings import load_settings
 from alo185.tickets.queries import FINISHED
 
@@ -71,6 +72,13 @@ class RecordType:
 
 
 RECORD_TYPES: dict[str, RecordType] = {  # in the order a run applies them
+    "call_recordings": RecordType(
+        years(1),
+        90,
+        Method.ANONYMISE,
+        "The recording of the operator call deleted, the call record kept. 90 days like voicemails: complaints "
+        "about the answer (the 30-day reopen window, the petition law's 30-day answer) can still be checked.",
+    ),
     "call_records": RecordType(
         years(2),
         years(1),
@@ -235,6 +243,15 @@ def _deleting(model: type) -> Destroy:
     return lambda session, where, _roots, _now: (session.execute(delete(model).where(where)).rowcount, 0)
 
 
+def _scrub_recordings(session: Session, where: ColumnElement[bool], roots: Roots, _now: datetime) -> tuple[int, int]:
+    """Only the recording: the reference goes from the call record, the file after the commit."""
+    names = list(session.scalars(select(CallRecord.recording_ref).where(where)))
+    rows = session.execute(
+        update(CallRecord).where(where).values(recording_ref=None, updated_at=CallRecord.updated_at)
+    ).rowcount
+    return rows, shred_after_commit(session, Store.RECORDING, roots.get(Store.RECORDING), [n for n in names if n])
+
+
 def _scrub_tickets(session: Session, where: ColumnElement[bool], roots: Roots, _now: datetime) -> tuple[int, int]:
     return scrub_tickets(session, where, roots)
 
@@ -277,6 +294,13 @@ def _citizen_inactive(cutoff: datetime, _every: Cutoffs) -> ColumnElement[bool]:
 
 
 JOBS: dict[str, _Job] = {
+    "call_recordings": _Job(
+        CallRecord,
+        lambda c, _: (
+            (func.coalesce(CallRecord.started_at, CallRecord.updated_at) < c) & CallRecord.recording_ref.is_not(None)
+        ),
+        _scrub_recordings,
+    ),
     "call_records": _Job(
         CallRecord,
         lambda c, _: (func.coalesce(CallRecord.started_at, CallRecord.updated_at) < c) & CallRecord.caller.is_not(None),
@@ -335,15 +359,21 @@ def run(
     evidence_dir: Path | None = None,
     stop: Callable[[], bool] = lambda: False,
     batch_size: int = BATCH_SIZE,
+    recording_dir: Path | None = None,
 ) -> list[DestructionLog]:
     """Apply every rule at ``now``; one log row per record type (count may be 0).
 
     Commits after each batch: give it a session that is not inside ``begin()``. A dry run changes
     nothing and returns the rows it would have written. ``voicemail_dir`` defaults to the instance's
-    archive; DİF evidence files are deleted only when ``evidence_dir`` is given. ``stop`` is asked
+    archive, ``recording_dir`` the instance's recordings of operator calls (``alo185.recordings``); DİF
+    evidence files are deleted only when ``evidence_dir`` is given. ``stop`` is asked
     between batches (the scheduler's SIGTERM); the rest is done by the next run.
     """
-    roots: Roots = {Store.VOICEMAIL: voicemail_dir or load_settings().voicemail_path, Store.EVIDENCE: evidence_dir}
+    roots: Roots = {
+        Store.VOICEMAIL: voicemail_dir or load_settings().voicemail_path,
+        Store.EVIDENCE: evidence_dir,
+        Store.RECORDING: recording_dir or recordings_dir(load_settings()),
+    }
     if not dry_run:
         recover(session, roots.values())
         seed_rules(session, now)

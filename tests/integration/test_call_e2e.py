@@ -7,6 +7,7 @@ import signal
 
 from admin import create_app
 from alo185 import procs, services
+from alo185.recordings import recordings_dir
 from tests.conftest import TEST_OPERATOR, Stack
 from tests.staff import staff_client
 
@@ -24,6 +25,12 @@ def test_call_to_water_faults_is_answered_and_recorded(stack: Stack) -> None:
     assert record.wait_s is not None and 0 <= record.wait_s < 30
     assert record.talk_s is not None and 1 <= record.talk_s <= 5
     assert record.duration_s is not None and record.duration_s > record.talk_s
+    # The conversation with the operator was recorded (MixMonitor) and the record names the file.
+    record = stack.wait_record(uniqueid, lambda r: r.recording_ref is not None, timeout=30)
+    root = recordings_dir(stack.settings)
+    assert root is not None and record.recording_ref.endswith(f"/{uniqueid}.wav")
+    audio = root / record.recording_ref
+    assert audio.is_file() and audio.stat().st_size > 44 + 8000  # more than a header: a second or more of audio
 
     client = staff_client(create_app(stack.settings))
     page = client.get("/calls")

@@ -24,6 +24,7 @@ from alo185.models import Callback
 
 BUSY_CITIZEN = "+905327710001"  # the caller when every operator is busy
 AWAY_CITIZEN = "+905327710002"  # the caller when nobody can answer, who then does not answer the callback
+LATER_CITIZEN = "+905327710003"  # the caller when nobody is logged in at all
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +191,19 @@ def test_a_citizen_who_does_not_answer_is_tried_again_then_failed(cb_stack: Stac
     # "requested" between the two attempts is announced too; the retry waited its 3 s
     assert procs.wait_until(lambda: not _channel(stack, row.placeholder or "-"), 10)
     print(f"\ntwo unanswered attempts: {time.monotonic() - t0:.1f} s")
+
+
+def test_nobody_logged_in_offers_a_callback_placed_once_an_operator_logs_in(cb_stack: Stack) -> None:
+    stack = cb_stack
+    # Nobody is logged in to funeral services (7): the caller hears that nobody can answer now and
+    # presses 1 for a callback (during the prompts) instead of leaving a message.
+    caller = stack.call(stack.after_notice("1w7", 3, "1"), caller=LATER_CITIZEN, hang_up=True)
+    row = _wait_callback(stack, LATER_CITIZEN, lambda r: r.state == "queued")
+    assert (row.queue, row.call_uniqueid, row.attempts) == ("cenaze", caller, 0)
+    record = stack.wait_record(caller, lambda r: r.outcome == "callback" and r.ended_at is not None, timeout=30)
+    assert (record.ivr_action, record.queue, record.answered) == ("callback", "cenaze", False)
+    assert _steps(stack, caller)[-4:] == ["main:7", "no_operator:", "no_operator_offer:1", "callback:"]
+    # The placeholder waits in the empty queue; an operator logs in, takes it, and the citizen is called.
+    _operator(stack, "cenaze", "Sonradan gelen", talk_s=30, ident=13)
+    row = _wait_callback(stack, LATER_CITIZEN, lambda r: r.state in ("connected", "failed"), timeout=60)
+    assert (row.state, row.operator) == ("connected", "Sonradan gelen")

@@ -227,7 +227,7 @@ def phase2(stack: Stack, phase1: Calls) -> dict[str, str]:
 
 def test_after_hours_offers_voicemail(stack: Stack, phase2: dict[str, str]) -> None:
     r = stack.wait_record(phase2["after_hours"], timeout=120)
-    assert (r.outcome, r.ivr_reason, r.answered) == ("voicemail", "after_hours", False)
+    assert (r.outcome, r.ivr_reason, r.ivr_action, r.answered) == ("after-hours", "after_hours", "voicemail", False)
     # The voicemail step recorded and the message became a ticket (its transcript: test_voicemail_e2e).
     assert procs.wait_until(lambda: _voicemail_ticket(stack, r.uniqueid) is not None, 90)
 

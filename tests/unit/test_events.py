@@ -80,3 +80,16 @@ def test_unknown_and_incomplete_events_are_dropped() -> None:
     assert translate({"Event": "Newexten", "Uniqueid": "u1"}) is None
     assert translate({"Event": "AgentConnect", "Queue": "su"}) is None
     assert translate({"Event": "AgentConnect", "Uniqueid": "u1", "HoldTime": "n/a"})["wait_s"] is None  # type: ignore[index]
+
+
+def test_a_header_as_text() -> None:
+    """``header``: the first of a repeated header, text, '' when absent; on a panoramisk message in any case."""
+    from panoramisk.message import Message
+
+    from queue_manager.events import header
+
+    lines = ["Event: AgentCalled", f"Timestamp: {TS}", "Queue: su", "ChanVariable: A=1", "ChanVariable: B=2"]
+    message = Message.from_line("\r\n".join(lines))
+    assert header(message, "queue") == "su" and header(message, "ChanVariable") == "A=1"
+    assert header(message, "Missing") == "" and header({"Position": 3}, "Position") == "3"
+    assert header({"Queue": []}, "Queue") == ""

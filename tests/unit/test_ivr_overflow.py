@@ -127,6 +127,7 @@ def run(
     caller: str = CALLER,
     services: FakeServices | None = None,
     tree=None,  # type: ignore[no-untyped-def]
+    logged_in: int = 1,
 ) -> Offer:
     """A caller who presses ``menu`` keys at the menus, then ``offer_key`` during the offer ('' = nothing)."""
     flow = engine.run_call(tree or default_tree(), services or FakeServices(), caller, WEEKDAY_10AM)
@@ -141,7 +142,7 @@ def run(
         if (
             isinstance(cmd, engine.Say | engine.Play)
             and cmd.keys == "12"
-            and any(isinstance(c, engine.Step) and c.node == "overflow" for c in commands)
+            and any(isinstance(c, engine.Step) and c.node in ("overflow", "no_operator") for c in commands)
         ):
             answer_, offer_key = offer_key, ""  # the key is taken by the first offer prompt
         elif isinstance(cmd, engine.Play):
@@ -149,7 +150,7 @@ def run(
         elif isinstance(cmd, engine.WaitKey):
             answer_ = ""
         elif isinstance(cmd, engine.OperatorsLoggedIn):
-            answer_ = 1
+            answer_ = logged_in
         elif isinstance(cmd, engine.PredictWait):
             answer_ = prediction
         elif isinstance(cmd, engine.RequestCallback):
@@ -215,17 +216,43 @@ def test_a_platform_callers_callback_keeps_their_priority() -> None:
     assert r.of(engine.RequestCallback) == [engine.RequestCallback("muhtar", engine.PLATFORM_PRIORITY, "tr")]
 
 
-def test_nobody_logged_in_is_still_voicemail_without_an_offer() -> None:
-    flow = engine.run_call(default_tree(), FakeServices(), CALLER, WEEKDAY_10AM)
-    cmd, commands = next(flow), []
-    try:
-        while True:
-            commands.append(cmd)
-            reply = {engine.OperatorsLoggedIn: 0}.get(type(cmd), "1" if isinstance(cmd, engine.Play) else "")
-            cmd = flow.send(reply)
-    except StopIteration as stop:
-        assert (stop.value.action, stop.value.reason) == ("voicemail", "no_operator")
-    assert not any(isinstance(c, engine.PredictWait) for c in commands)
+def test_nobody_logged_in_offers_a_callback_for_when_an_operator_is_there() -> None:
+    nobody = overflow.predict(_queue(0), aht_s=100.0, target_s=5)  # no member logged in at all
+    r = run(["1", "3"], "1", nobody, logged_in=0)
+    assert (r.outcome.action, r.outcome.queue, r.outcome.category) == ("callback", "temizlik", "cop-toplama")
+    assert r.played[-3:] == ["overflow_busy", "no_operator_offer", "callback_confirmed"]
+    assert "no_operator" not in r.played
+    assert r.of(engine.RequestCallback) == [engine.RequestCallback("temizlik", 0, "tr")]
+    assert r.outcome.path[-3:] == ["no_operator", "no_operator_offer:1", "callback"]
+
+
+@pytest.mark.parametrize("key", ["2", ""])
+def test_nobody_logged_in_two_or_nothing_is_voicemail(key: str) -> None:
+    r = run(["1", "3"], key, NOBODY, logged_in=0)
+    assert (r.outcome.action, r.outcome.reason, r.outcome.queue) == ("voicemail", "no_operator", "")
+    assert r.played[-1] == "no_operator_offer" and not r.of(engine.RequestCallback)
+    assert r.outcome.path[-1] == f"no_operator_offer:{key or '-'}"
+    if not key:
+        assert r.of(engine.WaitKey)[-1] == engine.WaitKey(5000)
+
+
+def test_nobody_logged_in_and_a_refused_callback_is_voicemail() -> None:
+    r = run(["1", "3"], "1", NOBODY, logged_in=0, stored=False)
+    assert (r.outcome.action, r.outcome.reason, r.outcome.queue) == ("voicemail", "no_operator", "")
+    assert r.outcome.path[-1] == "callback" and "callback_confirmed" not in r.played
+
+
+def test_nobody_logged_in_without_the_offer_is_voicemail_as_before() -> None:
+    old = default_tree()
+    old = replace(old, prompts={k: v for k, v in old.prompts.items() if k != "no_operator_offer"})
+    for r in (
+        run(["1", "3"], "1", None, logged_in=0),  # the offer is off (or the live state unknown)
+        run(["1", "3"], "1", NOBODY, logged_in=0, caller=""),  # a caller who cannot be called back
+        run(["1", "3"], "1", NOBODY, logged_in=0, tree=old),  # a tree published before this offer
+    ):
+        assert (r.outcome.action, r.outcome.reason) == ("voicemail", "no_operator")
+        assert r.played[-1] == "no_operator" and not r.of(engine.RequestCallback)
+    assert "prompt 'no_operator_offer' is missing" in validate(old)
 
 
 def test_a_tree_without_the_offers_prompts_makes_no_offer() -> None:

@@ -61,7 +61,11 @@ def sessions(database_url: str) -> sessionmaker[Session]:
 
 @pytest.fixture
 def dirs(tmp_path: Path) -> dict[Store, Path]:
-    return {Store.VOICEMAIL: tmp_path / "voicemail", Store.EVIDENCE: tmp_path / "evidence"}
+    return {
+        Store.VOICEMAIL: tmp_path / "voicemail",
+        Store.EVIDENCE: tmp_path / "evidence",
+        Store.RECORDING: tmp_path / "recordings",
+    }
 
 
 def _file(root: Path, name: str) -> str:
@@ -111,6 +115,7 @@ def test_rules_are_seeded_and_a_period_under_the_minimum_is_refused(sessions: se
 
 # -- the destruction run -------------------------------------------------------------------------------
 EXPECTED = {
+    "call_recordings": 2,  # c-mid's too: past the year of recordings, not the two years of call records
     "call_records": 1,
     "survey_answers": 1,
     "voicemails": 1,
@@ -127,7 +132,7 @@ EXPECTED = {
 
 def _world(sessions: sessionmaker[Session], dirs: dict[Store, Path]) -> None:
     """For each record type an old record and a recent one (and a few that must stay although old)."""
-    vm, ev = dirs[Store.VOICEMAIL], dirs[Store.EVIDENCE]
+    vm, ev, rec = dirs[Store.VOICEMAIL], dirs[Store.EVIDENCE], dirs[Store.RECORDING]
     with sessions.begin() as s:
         cat = s.scalar(select(Category))
         gone = Citizen(phone="+905320000001", full_name="Eski Vatandaş", created_at=OLD, updated_at=OLD)
@@ -165,8 +170,24 @@ def _world(sessions: sessionmaker[Session], dirs: dict[Store, Path]) -> None:
             [
                 TicketAttachment(ticket_id=old_closed.id, kind="image", ref=_file(vm, "att/old.jpg"), source="web"),
                 TicketAttachment(ticket_id=old_closed.id, kind="image", ref="whatsapp:M1", source="whatsapp"),
-                CallRecord(uniqueid="c-old", caller="+905320000009", started_at=OLD),
-                CallRecord(uniqueid="c-new", caller="+905320000009", started_at=RECENT),
+                CallRecord(
+                    uniqueid="c-old",
+                    caller="+905320000009",
+                    started_at=OLD,
+                    recording_ref=_file(rec, "2020/01/c-old.wav"),
+                ),
+                CallRecord(
+                    uniqueid="c-mid",
+                    caller="+905320000008",
+                    started_at=NOW - timedelta(days=400),
+                    recording_ref=_file(rec, "2029/04/c-mid.wav"),
+                ),
+                CallRecord(
+                    uniqueid="c-new",
+                    caller="+905320000009",
+                    started_at=RECENT,
+                    recording_ref=_file(rec, "2030/05/c-new.wav"),
+                ),
                 SurveyAnswer(uniqueid="c-old", caller="+905320000009", answer=1, offered_at=OLD),
                 SurveyAnswer(uniqueid="c-new", caller="+905320000009", answer=2, offered_at=RECENT),
                 Voicemail(
@@ -263,6 +284,7 @@ def _run(sessions: sessionmaker[Session], dirs: dict[Store, Path], dry_run: bool
             dry_run=dry_run,
             voicemail_dir=dirs[Store.VOICEMAIL],
             evidence_dir=dirs[Store.EVIDENCE],
+            recording_dir=dirs[Store.RECORDING],
         )
     assert [e.record_type for e in logs] == list(RECORD_TYPES)
     return {e.record_type: e.count for e in logs}
@@ -275,8 +297,12 @@ def test_a_run_destroys_exactly_the_old_records_and_logs_it(
     vm, ev = dirs[Store.VOICEMAIL], dirs[Store.EVIDENCE]
     assert _run(sessions, dirs) == EXPECTED
     with sessions() as s:
-        calls = {c.uniqueid: c.caller for c in s.scalars(select(CallRecord))}
-        assert calls == {"c-old": None, "c-new": "+905320000009"}
+        calls = {c.uniqueid: (c.caller, c.recording_ref) for c in s.scalars(select(CallRecord))}
+        assert calls == {
+            "c-old": (None, None),
+            "c-mid": ("+905320000008", None),
+            "c-new": ("+905320000009", "2030/05/c-new.wav"),
+        }
         assert {a.uniqueid: a.caller for a in s.scalars(select(SurveyAnswer))} == {
             "c-old": "",
             "c-new": "+905320000009",
@@ -321,6 +347,8 @@ def test_a_run_destroys_exactly_the_old_records_and_logs_it(
         assert voicemail_log.cutoff == NOW - timedelta(days=years(1)) and "1 dosya" in (voicemail_log.detail or "")
     remaining = sorted(str(p.relative_to(vm)) for p in vm.rglob("*") if p.is_file())
     assert remaining == ["2030/05/c-new-comment.wav", "2030/05/v-new.wav"]
+    rec = dirs[Store.RECORDING]
+    assert sorted(str(p.relative_to(rec)) for p in rec.rglob("*") if p.is_file()) == ["2030/05/c-new.wav"]
     assert not (ev / "2009/06/kanit.pdf").exists()
     assert _run(sessions, dirs) == dict.fromkeys(RECORD_TYPES, 0)  # a second run finds nothing; it is logged too
     with sessions() as s:
@@ -344,11 +372,15 @@ def test_twenty_year_records_stay_until_their_twentieth_year(
 ) -> None:
     _world(sessions, dirs)
     with sessions() as s:
-        retention.run(s, NOW - timedelta(days=years(2)), voicemail_dir=dirs[Store.VOICEMAIL])  # two years earlier
+        retention.run(
+            s, NOW - timedelta(days=years(2)), voicemail_dir=dirs[Store.VOICEMAIL], recording_dir=dirs[Store.RECORDING]
+        )  # two years earlier
         assert s.scalar(select(func.count()).select_from(Nonconformity)) == 3
         assert s.scalar(select(func.count()).select_from(CorrectiveAction)) == 2
     with sessions() as s:
-        retention.run(s, NOW + timedelta(days=2), voicemail_dir=dirs[Store.VOICEMAIL])
+        retention.run(
+            s, NOW + timedelta(days=2), voicemail_dir=dirs[Store.VOICEMAIL], recording_dir=dirs[Store.RECORDING]
+        )
         assert s.scalar(select(func.count()).select_from(Nonconformity)) == 0  # now 20 years old too
         assert s.scalar(select(func.count()).select_from(CorrectiveAction)) == 0
 
@@ -394,7 +426,12 @@ def _citizen_with_everything(s: Session, vm: Path, phone: str, name: str, tag: s
                 ticket_id=first.id, kind="image", ref=_file(vm, f"att/{tag}.jpg"), caption=name, source="web"
             ),
             TicketAttachment(ticket_id=first.id, kind="image", ref=f"whatsapp:{tag}", source="whatsapp"),
-            CallRecord(uniqueid=f"{tag}-call", caller=national, started_at=datetime(2026, 11, 2, 9, tzinfo=UTC)),
+            CallRecord(
+                uniqueid=f"{tag}-call",
+                caller=national,
+                started_at=datetime(2026, 11, 2, 9, tzinfo=UTC),
+                recording_ref=_file(vm.parent / "recordings", f"2026/11/{tag}-call.wav"),
+            ),
             Voicemail(
                 uniqueid=f"{tag}-call",
                 caller=phone,
@@ -472,7 +509,12 @@ def test_anonymisation_removes_the_person_everywhere_and_keeps_the_statistics(
     with sessions.begin() as s:
         citizen = s.scalar(select(Citizen).where(Citizen.phone == PHONE))
         row = anonymise.anonymise_citizen(
-            s, citizen, actor="kvkk1", reason=f"KVKK md. 11 başvurusu ({NAME}), dilekçe 2026/15", voicemail_dir=vm
+            s,
+            citizen,
+            actor="kvkk1",
+            reason=f"KVKK md. 11 başvurusu ({NAME}), dilekçe 2026/15",
+            voicemail_dir=vm,
+            recording_dir=dirs[Store.RECORDING],
         )
         citizen_id = citizen.id
     for needle in ("5321234567", "Ayşe", "Yılmaz", "yilmaz"):  # the last as folded for search
@@ -494,6 +536,11 @@ def test_anonymisation_removes_the_person_everywhere_and_keeps_the_statistics(
         "2026/11/b-call.wav",
         "att/b.jpg",
     ]
+    rec = dirs[Store.RECORDING]  # the recording of the person's call went too, the other's stays
+    assert sorted(str(p.relative_to(rec)) for p in rec.rglob("*") if p.is_file()) == ["2026/11/b-call.wav"]
+    with sessions() as s:
+        refs = {c.uniqueid: c.recording_ref for c in s.scalars(select(CallRecord))}
+        assert refs == {"a-call": None, "b-call": "2026/11/b-call.wav"}
     assert list((vm / privacy.JOURNAL_DIR).glob("*")) == []
 
 
@@ -504,7 +551,9 @@ def test_a_second_request_and_a_request_without_a_reason_are_refused(
     with sessions.begin() as s:
         _citizen_with_everything(s, vm, PHONE, NAME, "a")
         citizen = s.scalar(select(Citizen).where(Citizen.phone == PHONE))
-        anonymise.anonymise_citizen(s, citizen, actor="kvkk1", reason="talep", voicemail_dir=vm)
+        anonymise.anonymise_citizen(
+            s, citizen, actor="kvkk1", reason="talep", voicemail_dir=vm, recording_dir=dirs[Store.RECORDING]
+        )
     with sessions.begin() as s:
         with pytest.raises(anonymise.AnonymisationError, match="already") as again:
             anonymise.anonymise_citizen(s, s.get(Citizen, citizen.id), actor="kvkk1", reason="talep", voicemail_dir=vm)
