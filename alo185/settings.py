@@ -61,9 +61,22 @@ class Settings:
     # model (default <var>/models/vosk-model-small-tr-0.3, see ``alo185 models fetch``) and the
     # category rules (default the packaged alo185/voicemail/rules.yaml).
     voicemail_max_s: int = 120
+    # Operator calls: each queue call an operator answers is recorded (MixMonitor, while caller and operator
+    # are bridged) into recording_dir/YYYY/MM/<uniqueid>.wav; the default recording_dir is the PBX
+    # instance's spool/alo185-recordings (it must be a directory Asterisk can write: inside its root).
+    record_calls: bool = True
+    recording_dir: Path | None = None
     voicemail_dir: Path | None = None
     vosk_model: Path | None = None
     voicemail_rules: Path | None = None
+    # Vosk's search in ``alo185 worker``, written over the model's conf/model.conf when it is loaded (the
+    # installed model is not changed; 0 keeps the model's own value). Narrower than the Korean test model's
+    # own (beam 10, max-active 3000, min-active 200): about twice as fast, with the same character error
+    # rate on the benchmark's messages (docs/voicemail.md, "Speed"). Widen them if a model needs it.
+    vosk_beam: float = 8.0
+    vosk_max_active: int = 700
+    vosk_min_active: int = 50
+    vosk_lattice_beam: float = 0.0
     # How long after resolution a citizen may reopen a ticket (phone, tracking link).
     reopen_window_days: int = 30
     # A caller is offered the post-call survey at most once in this many days.
@@ -85,6 +98,18 @@ class Settings:
     escalation_interval_s: int = 60
     retention_hour: int = 3
     config_file: Path | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("vosk_beam", "vosk_max_active", "vosk_min_active", "vosk_lattice_beam"):
+            value = getattr(self, name)
+            if not 0 <= value < float("inf"):  # also refuses NaN
+                raise ValueError(f"{name}: {value!r} is not a number >= 0 (0 keeps the model's value)")
+        if self.vosk_max_active == 1:  # Kaldi needs more than one active state
+            raise ValueError("vosk_max_active: 1 is too small (at least 2, or 0 for the model's value)")
+        if self.vosk_max_active and self.vosk_min_active > self.vosk_max_active:
+            raise ValueError(
+                f"vosk_min_active ({self.vosk_min_active}) is more than vosk_max_active ({self.vosk_max_active})"
+            )
 
     @property
     def voicemail_path(self) -> Path:
@@ -177,8 +202,11 @@ def _write_private(path: Path, data: dict[str, str]) -> None:
 
 def _coerce(name: str, raw: object) -> object:
     kind = {f.name: f.type for f in dataclasses.fields(Settings)}[name]
-    if kind == "int":
-        return int(raw)  # type: ignore[arg-type]
+    if kind in ("int", "float"):
+        try:
+            return int(raw) if kind == "int" else float(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: {raw!r} is not {'a whole number' if kind == 'int' else 'a number'}") from None
     if kind == "bool":
         return raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes", "on")
     if kind in ("Path", "Path | None"):

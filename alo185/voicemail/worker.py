@@ -28,7 +28,7 @@ from alo185.settings import Settings
 from alo185.tickets import queries
 from alo185.voicemail import spool
 from alo185.voicemail.categorize import DEFAULT_RULES, RulesFile
-from alo185.voicemail.transcribe import Transcriber, Transcript
+from alo185.voicemail.transcribe import DecoderOptions, Transcriber, Transcript
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -60,7 +60,9 @@ class Worker:
 
     def _transcriber(self) -> Transcriber:
         if self.transcriber is None:
-            self.transcriber = Transcriber(self.settings.vosk_model_dir)
+            self.transcriber = Transcriber(
+                self.settings.vosk_model_dir, DecoderOptions.from_settings(self.settings), scratch=self.settings.run_dir
+            )
         return self.transcriber
 
     # -- the loop ------------------------------------------------------------------------------
