@@ -17,19 +17,7 @@ import heapq
 import math
 import random
 
-
-def stationary(arrival_rate: float, service_rate: float, agents: int, patience_rate: float) -> list[float]:
-    """P(n callers in the system) of M/M/N+M; what an arrival sees (Poisson arrivals see time averages)."""
-    weights = [1.0]
-    n = 0
-    while True:
-        n += 1
-        death = min(n, agents) * service_rate + max(n - agents, 0) * patience_rate
-        weights.append(weights[-1] * arrival_rate / death)
-        if n > agents and weights[-1] < 1e-12 * sum(weights):
-            break
-    total = sum(weights)
-    return [w / total for w in weights]
+from queue_manager.erlang import stationary
 
 
 def _hypoexp_cdf(rates: list[float], t: float) -> float:

@@ -47,6 +47,13 @@ def erlang_a_abandon(arrival_rate: float, service_rate: float, agents: int, pati
     """P(a caller abandons) in M/M/N+M, from the stationary distribution of its birth-death chain."""
     if patience_rate <= 0:
         raise ValueError("patience_rate must be positive (use Erlang C without abandonment)")
+    probs = stationary(arrival_rate, service_rate, agents, patience_rate)
+    abandoning = sum(p * (k - agents) * patience_rate for k, p in enumerate(probs) if k > agents)
+    return abandoning / arrival_rate
+
+
+def stationary(arrival_rate: float, service_rate: float, agents: int, patience_rate: float) -> list[float]:
+    """P(n callers in the system) of M/M/N+M; what an arrival sees (Poisson arrivals see time averages)."""
     weights = [1.0]
     n = 0
     while True:
@@ -56,5 +63,4 @@ def erlang_a_abandon(arrival_rate: float, service_rate: float, agents: int, pati
         if n > agents and weights[-1] < 1e-12 * sum(weights):
             break
     total = sum(weights)
-    abandoning = sum(w * (k - agents) * patience_rate for k, w in enumerate(weights) if k > agents)
-    return abandoning / total / arrival_rate
+    return [w / total for w in weights]
