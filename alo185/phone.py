@@ -33,7 +33,11 @@ def display(raw: str | None) -> str:
     e164 = normalize(raw)
     if e164 is None:
         return raw or ""
-    return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    if _TR_E164.fullmatch(e164):  # what parsing would give, for a third of its cost (every masked number)
+        number = phonenumbers.PhoneNumber(country_code=90, national_number=int(e164[3:]))
+    else:
+        number = phonenumbers.parse(e164)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def mask(raw: str | None) -> str:

@@ -1,3 +1,6 @@
+import random
+
+import phonenumbers
 import pytest
 
 from alo185.phone import display, mask, normalize
@@ -11,6 +14,16 @@ def test_turkish_mobile_normalises_to_e164(raw: str) -> None:
 def test_display_is_turkish_format() -> None:
     assert display("05321234567") == "+90 532 123 45 67"
     assert display("03242345678") == "+90 324 234 56 78"
+
+
+@pytest.mark.parametrize("first", "123456789")
+def test_display_groups_every_kind_of_number_as_phonenumbers_does(first: str) -> None:
+    """Mobile, geographic, 512, 80x, 850…: the shortcut for E.164 numbers formats as parsing would."""
+    rng = random.Random(first)
+    for _ in range(500):
+        e164 = f"+90{first}{rng.randrange(10**9):09d}"
+        parsed = phonenumbers.parse(e164)
+        assert display(e164) == phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def test_mask_hides_the_middle() -> None:
