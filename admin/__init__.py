@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from admin.sms import bp as sms_bp
     from admin.tickets import bp as tickets_bp
     from admin.voicemail import bp as voicemail_bp
+    from admin.wallboard import bp as wallboard_bp
     from admin.webhooks import bp as webhooks_bp
 
     auth.init_app(app)
@@ -61,15 +62,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(queues_bp)
     app.register_blueprint(console_bp)
+    app.register_blueprint(wallboard_bp)
 
     @app.get("/")
     def index():  # type: ignore[no-untyped-def]
         if not current_user.is_authenticated:
             return redirect(url_for("auth.login"))
-        for perm, endpoint in auth.HOME_PAGES:
-            if current_user.can(perm):
-                return redirect(url_for(endpoint))
-        return redirect(url_for("auth.login"))
+        endpoint = auth.home_endpoint(auth.current())
+        return redirect(url_for(endpoint or "auth.login"))
 
     @app.errorhandler(HTTPException)
     def error_page(error: HTTPException):  # type: ignore[no-untyped-def]

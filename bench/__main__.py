@@ -12,8 +12,10 @@ from bench.common import write_results
 
 BENCHMARKS = {
     "ami": "bench.ami",
+    "busy_hour": "bench.busy_hour",
     "calls": "bench.calls",
     "ivr": "bench.ivr",
+    "screenpop": "bench.screenpop",
     "tickets": "bench.tickets",
     "transcribe": "bench.transcribe",
 }

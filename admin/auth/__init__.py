@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import redis
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from admin import context
@@ -26,7 +27,8 @@ from alo185.phone import mask
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 FAILED_LOGINS_PER_HOUR = 20
-# Where "/" takes a user: the first page their role may see.
+# Where "/" takes a user: their role's own page (operators work in the console), else the first page their role may see.
+ROLE_HOME_PAGES = {Role.OPERATOR: "console.page", Role.SUPERVISOR: "wallboard.page"}
 HOME_PAGES = ((Perm.TICKETS_VIEW, "tickets.list_tickets"), (Perm.CALLS_VIEW, "calls.list_calls"))
 
 
@@ -54,7 +56,8 @@ class Staff(UserMixin):
 def init_app(app: Flask) -> None:
     manager = LoginManager(app)
     manager.login_view = "auth.login"
-    manager.login_message = "Bu sayfa için giriş yapın."
+    manager.login_message = lazy_gettext("Bu sayfa için giriş yapın.")
+    manager.localize_callback = str  # the message in the language of the request
     manager.session_protection = "strong"
     manager.user_loader(_load)
     app.register_blueprint(bp)
@@ -70,6 +73,12 @@ def _load(user_id: str) -> Staff | None:
 
 def current() -> Staff:
     return current_user  # type: ignore[return-value]
+
+
+def home_endpoint(user: Staff) -> str | None:
+    if user.role in ROLE_HOME_PAGES:
+        return ROLE_HOME_PAGES[user.role]
+    return next((endpoint for perm, endpoint in HOME_PAGES if user.can(perm)), None)
 
 
 def shown_phone(number: str | None, where: str = "list") -> str:
@@ -140,7 +149,7 @@ def login():  # type: ignore[no-untyped-def]
         found = Staff.of(user) if user is not None else None
     if found is None:
         _count_failure()
-        flash("Kullanıcı adı veya parola hatalı.", "error")
+        flash(gettext("Kullanıcı adı veya parola hatalı."), "error")
         return render_template("auth/login.html", next=request.form.get("next", "")), 401
     login_user(found)
     return redirect(_safe_next(request.form.get("next")))

@@ -1,24 +1,38 @@
-"""Call records: the list operators and supervisors see at /calls, and its JSON twin."""
+"""Call records: the list operators and supervisors see at /calls, its JSON twin, and a call's recording.
+
+A call's post-call survey is not copied into its record: the answer (``SurveyAnswer``, keyed by the same
+uniqueid) is joined in when the calls are read, so there is one place it is kept and anonymised.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from typing import Any
+
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file, url_for
 from sqlalchemy import select
 
 from admin import auth, context
+from alo185 import audit
 from alo185.access import Perm
-from alo185.models import CallRecord
+from alo185.models import CallRecord, SurveyAnswer
+from alo185.recordings import recordings_dir
+from ivr.survey import LABELS
 
 bp = Blueprint("calls", __name__, template_folder="templates")
 auth.protect(bp, Perm.CALLS_VIEW)
 PAGE_SIZE = 100
 
 
-def _recent(limit: int) -> list[CallRecord]:
+def _recent(limit: int) -> list[tuple[CallRecord, SurveyAnswer | None]]:
+    """The newest calls, each with its survey (None when none was offered)."""
     sessions = context.sessions()
     with sessions() as session:
-        query = select(CallRecord).order_by(CallRecord.started_at.desc().nulls_last(), CallRecord.id.desc())
-        return list(session.scalars(query.limit(limit)))
+        query = (
+            select(CallRecord, SurveyAnswer)
+            .outerjoin(SurveyAnswer, SurveyAnswer.uniqueid == CallRecord.uniqueid)
+            .order_by(CallRecord.started_at.desc().nulls_last(), CallRecord.id.desc())
+        )
+        return [(call, survey) for call, survey in session.execute(query.limit(limit))]
 
 
 def _limit() -> int:
@@ -28,14 +42,25 @@ def _limit() -> int:
         return PAGE_SIZE
 
 
+def survey_json(row: SurveyAnswer | None) -> dict[str, Any] | None:
+    """The survey of a call as the API shows it: offered, and the key pressed (None: not answered)."""
+    if row is None:
+        return None
+    return {
+        "answer": row.answer,
+        "label": LABELS.get(row.answer) if row.answer is not None else None,
+        "offered_at": row.offered_at.isoformat() if row.offered_at else None,
+        "has_comment": row.has_comment,
+    }
+
+
 @bp.get("/calls")
 def list_calls():  # type: ignore[no-untyped-def]
-    return render_template("calls/list.html", calls=_recent(_limit()))
+    return render_template("calls/list.html", calls=_recent(_limit()), labels=LABELS)
 
 
 @bp.get("/api/calls")
 def api_calls():  # type: ignore[no-untyped-def]
-    rows = _recent(_limit())
     return jsonify(
         [
             {
@@ -46,12 +71,38 @@ def api_calls():  # type: ignore[no-untyped-def]
                 "started_at": r.started_at.isoformat() if r.started_at else None,
                 "wait_s": r.wait_s,
                 "talk_s": r.talk_s,
+                "hold_s": r.hold_s,
                 "duration_s": r.duration_s,
                 "answered": r.answered,
                 "answered_by": r.answered_by,
                 "outcome": r.outcome,
+                "ivr_reason": r.ivr_reason,
                 "agi_status": r.agi_status,
+                "recording": url_for("calls.recording", uniqueid=r.uniqueid) if r.recording_ref else None,
+                "survey": survey_json(survey),
             }
-            for r in rows
+            for r, survey in _recent(_limit())
         ]
     )
+
+
+@bp.get("/calls/<uniqueid>/recording")
+def recording(uniqueid: str):  # type: ignore[no-untyped-def]
+    """The operator call's audio; listening to it is in the audit trail (a citizen's voice is personal data)."""
+    root = recordings_dir(current_app.config["ALO185"])
+    with context.sessions().begin() as session:
+        ref = session.scalar(select(CallRecord.recording_ref).where(CallRecord.uniqueid == uniqueid))
+        if not ref or root is None:
+            abort(404)
+        path = (root.resolve() / ref).resolve()
+        if not path.is_relative_to(root.resolve()) or not path.is_file():
+            abort(404)
+        audit.record(
+            session,
+            actor=auth.current().username,
+            action="call.recording",
+            entity="call",
+            entity_id=uniqueid,
+            ip=request.remote_addr,
+        )
+    return send_file(path, mimetype="audio/wav", conditional=True)

@@ -1,4 +1,10 @@
-"""The operator console's queue controls (JSON): the operator's phone and queues, log in/out, pause, unpause.
+"""The operator console: its page (``/console``) and its JSON API.
+
+The page shows the operator's phone and queue state, the screen-pop of a ringing call (a server-sent
+event stream relaying the operator's own Redis channel, ``/api/console/stream``), and does the work of
+a call without a page reload: a ticket pre-filled from the pop, a search, a note, a wrap-up code.
+
+The queue controls: the operator's phone and queues, log in/out, pause, unpause.
 
 A logged-in operator acts on themself; a supervisor may act on any operator by naming them
 (``"user"`` in the body, ``?user=`` for ``GET``). Every action is a command through
@@ -9,20 +15,32 @@ Each action is written to the audit trail with its outcome.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import redis
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 from sqlalchemy import select
 
-from admin import auth, context
-from alo185 import audit, operators, queue_commands
+from admin import auth, context, sse
+from admin.console import work
+from alo185 import access, audit, operators, queue_commands
 from alo185.access import Perm
-from alo185.models import Role, User
+from alo185.models import Role, TicketType, User
+from alo185.phone import mask
+from queue_manager.screenpop import channel_for
 
-bp = Blueprint("console", __name__)
+bp = Blueprint("console", __name__, template_folder="templates")
 auth.protect(bp, Perm.CONSOLE)
 WAIT_S = 5.0
+TICKET_TYPES = {
+    TicketType.ISTEK: "İstek",
+    TicketType.SIKAYET: "Şikâyet",
+    TicketType.ONERI: "Öneri",
+    TicketType.BILGI: "Bilgi",
+    TicketType.IHBAR: "İhbar",
+    TicketType.TESEKKUR: "Teşekkür",
+}
 
 
 def _operator(name: object) -> tuple[str, str | None, dict[str, int]]:
@@ -126,3 +144,144 @@ def pause():  # type: ignore[no-untyped-def]
 @bp.post("/api/console/unpause")
 def unpause():  # type: ignore[no-untyped-def]
     return _command("unpause")
+
+
+@bp.get("/console")
+def page():  # type: ignore[no-untyped-def]
+    """The console; a supervisor may watch an operator's (``?user=``), numbers masked as their role sees them."""
+    watched = request.args.get("user", "")
+    if watched:
+        _operator(watched)
+    with context.sessions()() as session:
+        categories = [(c.code, c.name) for c in work.categories(session)]
+        watchable = []
+        if auth.current().role == Role.SUPERVISOR:
+            found = select(User.username).where(User.role == Role.OPERATOR, User.active.is_(True))
+            watchable = list(session.scalars(found.order_by(User.username)))
+    return render_template(
+        "console/console.html",
+        watched=watched,
+        watchable=watchable,
+        categories=categories,
+        ticket_types=TICKET_TYPES,
+        pause_reasons=operators.PAUSE_REASONS,
+        wrap_up_codes=work.WRAP_UP_CODES,
+    )
+
+
+def _shown(raw: str, full_numbers: bool) -> str:
+    """The pop as the viewer may see it: the caller's number masked unless their role shows it in full."""
+    if full_numbers:
+        return raw
+    pop = json.loads(raw)
+    pop["caller"] = pop.get("caller_masked") or mask(pop.get("caller"))
+    return json.dumps(pop, ensure_ascii=False)
+
+
+@bp.get("/api/console/stream")
+def stream() -> Response:
+    """``text/event-stream`` of the operator's screen-pops: ``ready`` once subscribed, then ``screenpop`` each.
+
+    Only the operator's own channel (``alo185:screenpop:<username>``) is relayed; ``?max=N`` ends after
+    N pops (for tests).
+    """
+    username, _extension, _skills = _operator(request.args.get("user"))
+    full_numbers = access.allowed(auth.current().role, Perm.PHONE_IN_LISTS)
+    pubsub = sse.subscribe(context.redis_client(), channel_for(username))
+    return sse.relay(
+        pubsub,
+        "screenpop",
+        opening=lambda: [sse.message("ready", json.dumps({"user": username}))],
+        limit=request.args.get("max", type=int),
+        shown=lambda raw: _shown(raw, full_numbers),
+    )
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "send a JSON object")
+    return body
+
+
+def _audit(session: Any, action: str, entity: str, entity_id: str, detail: str | None = None) -> None:
+    audit.record(
+        session,
+        actor=context.user(),
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        detail=detail,
+        ip=request.remote_addr,
+    )
+
+
+@bp.post("/api/console/tickets")
+def create_ticket():  # type: ignore[no-untyped-def]
+    """JSON ``{"uniqueid", "phone", "category", "type", "description"}``: a phone ticket, linked to the call."""
+    body = _body()
+    with context.sessions().begin() as session:
+        try:
+            ticket = work.ticket_from_call(session, body, context.user())
+        except work.Refused as refused:
+            abort(refused.status, refused.message)
+        _audit(session, "ticket.create", "ticket", ticket.number, f"console {ticket.call_uniqueid or ''}".strip())
+        answer = {
+            "number": ticket.number,
+            "category": ticket.category.code,
+            "status": ticket.status.value,
+            "directorate": ticket.directorate.name if ticket.directorate else None,
+            "call_uniqueid": ticket.call_uniqueid,
+        }
+    return jsonify(answer), 201
+
+
+@bp.get("/api/console/search")
+def find():  # type: ignore[no-untyped-def]
+    """``?q=``: a ticket number, a phone number, or words (a name, the description)."""
+    text = request.args.get("q", "").strip()
+    if not text:
+        abort(400, "'q' is required")
+    me = auth.current()
+    with context.sessions()() as session:
+        return jsonify(work.find(session, text[:200], me.role, me.directorate_id))
+
+
+@bp.post("/api/console/tickets/<number>/notes")
+def add_note(number: str):  # type: ignore[no-untyped-def]
+    """JSON ``{"note": "..."}``: a line in the ticket's history, its status unchanged."""
+    body = _body()
+    me = auth.current()
+    with context.sessions().begin() as session:
+        try:
+            ticket = work.visible_ticket(session, number, me.role, me.directorate_id)
+            user = session.get(User, me.id)
+            assert user is not None
+            row = work.add_note(session, ticket, body.get("note"), user)
+        except work.Refused as refused:
+            abort(refused.status, refused.message)
+        _audit(session, "ticket.note", "ticket", ticket.number)
+        answer = {"number": ticket.number, "note": row.note, "at": row.created_at.isoformat()}
+    return jsonify(answer), 201
+
+
+@bp.get("/api/console/wrap-up-codes")
+def wrap_up_codes():  # type: ignore[no-untyped-def]
+    return jsonify([{"code": c.code, "label": c.label} for c in work.WRAP_UP_CODES])
+
+
+@bp.post("/api/console/wrap-up")
+def wrap_up():  # type: ignore[no-untyped-def]
+    """JSON ``{"uniqueid": "...", "code": "bilgi-verildi"}``: the wrap-up code of a call the operator answered."""
+    body = _body()
+    me = auth.current()
+    with context.sessions().begin() as session:
+        try:
+            record = work.set_wrap_up(
+                session, body.get("uniqueid"), body.get("code"), me.username, me.role == Role.SUPERVISOR
+            )
+        except work.Refused as refused:
+            abort(refused.status, refused.message)
+        _audit(session, "call.wrap_up", "call", record.uniqueid, record.wrap_up_code)
+        answer = {"uniqueid": record.uniqueid, "wrap_up_code": record.wrap_up_code}
+    return jsonify(answer)

@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from sqlalchemy import select
 
 from admin import auth, context
@@ -57,9 +58,9 @@ def check_or_publish():  # type: ignore[no-untyped-def]
             if publish:
                 _render_prompts(tree)
                 row = versions.publish(s, text, by=context.user(), note=request.form.get("note", ""))
-                flash(f"Sürüm {row.id} yayımlandı; yeni çağrılar bu menüyü duyar.", "ok")
+                flash(gettext("Sürüm %(id)s yayımlandı; yeni çağrılar bu menüyü duyar.", id=row.id), "ok")
                 return redirect(url_for("ivr.menu"))
-            flash("Menü geçerli. Yayımlamak için 'Yayımla'ya basınız.", "ok")
+            flash(gettext("Menü geçerli. Yayımlamak için 'Yayımla'ya basınız."), "ok")
             errors: list[str] = []
         except TreeError as exc:
             errors = exc.errors
@@ -82,21 +83,21 @@ def _render_prompts(tree) -> None:  # type: ignore[no-untyped-def]
 def upload_prompt():  # type: ignore[no-untyped-def]
     prompt_id, lang = request.form.get("prompt", ""), request.form.get("lang", "")
     if lang not in LANGUAGES or not prompt_id.replace("_", "").isalnum():
-        flash("Geçersiz istem ya da dil.", "error")
+        flash(gettext("Geçersiz istem ya da dil."), "error")
         return redirect(url_for("ivr.menu")), 303
     upload = request.files.get("audio")
     if upload is None or not upload.filename:
-        flash("Bir ses dosyası seçiniz.", "error")
+        flash(gettext("Bir ses dosyası seçiniz."), "error")
         return redirect(url_for("ivr.menu")), 303
     data = upload.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        flash("Dosya 10 MB'den büyük olamaz.", "error")
+        flash(gettext("Dosya 10 MB'den büyük olamaz."), "error")
         return redirect(url_for("ivr.menu")), 303
     target = _prompt_files().uploaded(lang, prompt_id)
     try:
         _convert(data, target)
     except subprocess.CalledProcessError:
-        flash("Ses dosyası okunamadı (WAV, MP3 veya OGG yükleyiniz).", "error")
+        flash(gettext("Ses dosyası okunamadı (WAV, MP3 veya OGG yükleyiniz)."), "error")
         return redirect(url_for("ivr.menu")), 303
     with context.sessions().begin() as s:
         row = s.scalars(
@@ -105,7 +106,12 @@ def upload_prompt():  # type: ignore[no-untyped-def]
         row = row or PromptRecording(prompt=prompt_id, lang=lang)
         row.file_name, row.uploaded_by, row.uploaded_at = target.name, context.user(), datetime.now(UTC)
         s.add(row)
-    flash(f"'{prompt_id}' ({lang}) için kayıt yüklendi; metin okuması yerine çalınacak.", "ok")
+    flash(
+        gettext(
+            "'%(prompt)s' (%(lang)s) için kayıt yüklendi; metin okuması yerine çalınacak.", prompt=prompt_id, lang=lang
+        ),
+        "ok",
+    )
     return redirect(url_for("ivr.menu")), 303
 
 
@@ -147,11 +153,11 @@ def add_announcement():  # type: ignore[no-untyped-def]
     try:
         starts, ends = _parse_local(form.get("starts_at", "")), _parse_local(form.get("ends_at", ""))
         if ends <= starts:
-            errors.append("Bitiş, başlangıçtan sonra olmalıdır.")
+            errors.append(gettext("Bitiş, başlangıçtan sonra olmalıdır."))
     except ValueError:
-        errors.append("Başlangıç ve bitiş zamanını giriniz.")
+        errors.append(gettext("Başlangıç ve bitiş zamanını giriniz."))
     if not form.get("text_tr", "").strip():
-        errors.append("Türkçe metin zorunludur.")
+        errors.append(gettext("Türkçe metin zorunludur."))
     with context.sessions().begin() as s:
         if errors:
             rows = s.scalars(select(Announcement).order_by(Announcement.starts_at.desc())).all()
@@ -169,7 +175,7 @@ def add_announcement():  # type: ignore[no-untyped-def]
                 created_by=context.user(),
             )
         )
-    flash("Duyuru kaydedildi.", "ok")
+    flash(gettext("Duyuru kaydedildi."), "ok")
     return redirect(url_for("ivr.announcements")), 303
 
 
@@ -181,5 +187,5 @@ def end_announcement(ann_id: int):  # type: ignore[no-untyped-def]
         if row is None:
             abort(404)
         row.active = False
-    flash("Duyuru sona erdirildi.", "ok")
+    flash(gettext("Duyuru sona erdirildi."), "ok")
     return redirect(url_for("ivr.announcements")), 303

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from sqlalchemy import select
 
 from admin import auth, context
@@ -51,7 +52,7 @@ def retention_rules():  # type: ignore[no-untyped-def]
 def set_retention(record_type: str):  # type: ignore[no-untyped-def]
     raw = request.form.get("keep_days", "")
     if not raw.isdigit():
-        abort(400, "Saklama süresi gün olarak bir tam sayı olmalıdır.")
+        abort(400, gettext("Saklama süresi gün olarak bir tam sayı olmalıdır."))
     with context.sessions()() as session:
         try:
             retention.set_rule(session, record_type, int(raw), actor=auth.current().username)
@@ -59,7 +60,7 @@ def set_retention(record_type: str):  # type: ignore[no-untyped-def]
             session.rollback()
             abort(400, refused.message_tr)
         session.commit()
-    flash("Saklama süresi güncellendi.", "ok")
+    flash(gettext("Saklama süresi güncellendi."), "ok")
     return redirect(url_for("kvkk.retention_rules"), code=303)
 
 
@@ -83,5 +84,5 @@ def anonymise(citizen_id: int):  # type: ignore[no-untyped-def]
             session.rollback()
             abort(400, refused.message_tr)
         session.commit()
-    flash("Kişisel veriler anonimleştirildi.", "ok")
+    flash(gettext("Kişisel veriler anonimleştirildi."), "ok")
     return redirect(url_for("tickets.show_citizen", citizen_id=citizen_id), code=303)

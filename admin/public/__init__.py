@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import redis
 from flask import Blueprint, abort, current_app, render_template, request
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -65,7 +66,7 @@ def _steps(session: Session, ticket: Ticket) -> list[Step]:
         word = queries.PUBLIC_STATUS.get(TicketStatus(row.to_status))
         if word is None or (steps and steps[-1].text == queries.PUBLIC_STATUS_TR[word] and row.to_status != "reopened"):
             continue
-        text = "Başvurunuz yeniden açıldı." if row.to_status == "reopened" else queries.PUBLIC_STATUS_TR[word]
+        text = gettext("Başvurunuz yeniden açıldı.") if row.to_status == "reopened" else queries.PUBLIC_STATUS_TR[word]
         detail = row.note or "" if row.to_status in ("redirected", "cannot_be_done") else ""
         steps.append(Step(row.created_at, text, detail))
     return steps
@@ -87,9 +88,9 @@ def track(link_token: str):  # type: ignore[no-untyped-def]
         if request.method == "POST":
             reason = request.form.get("reason", "").strip()[:1000]
             if not reason:
-                error, status = "Lütfen neden yeniden açmak istediğinizi yazınız.", 400
+                error, status = gettext("Lütfen neden yeniden açmak istediğinizi yazınız."), 400
             elif not queries.can_reopen(ticket, now, window):
-                error, status = "Bu başvuru artık yeniden açılamaz.", 409
+                error, status = gettext("Bu başvuru artık yeniden açılamaz."), 409
             else:
                 workflow.reopen(
                     s, ticket, actor="citizen", channel="tracking_link", reason=reason, now=now, window=window
@@ -118,7 +119,9 @@ def survey(link_token: str):  # type: ignore[no-untyped-def]
             surveys.answer(s, ticket, int(request.form.get("answer", "0") or 0))
         except (ValueError, surveys.SurveyError) as exc:
             already = isinstance(exc, surveys.SurveyError) and surveys.answered(s, ticket)
-            message = "Bu anket daha önce yanıtlanmış." if already else "Lütfen bir seçenek işaretleyiniz."
+            message = (
+                gettext("Bu anket daha önce yanıtlanmış.") if already else gettext("Lütfen bir seçenek işaretleyiniz.")
+            )
             return render_template(
                 "public/survey.html", number=ticket.number, labels=LABELS, done=already, error=message
             ), (409 if already else 400)
@@ -140,13 +143,13 @@ def _form_choices(session: Session) -> dict[str, list[tuple[str, str]]]:
 def _form_errors(form: dict[str, str], consent: bool) -> list[str]:
     errors = []
     if normalize(form["phone"]) is None:
-        errors.append("Telefon numaranızı 05xx xxx xx xx biçiminde yazınız.")
+        errors.append(gettext("Telefon numaranızı 05xx xxx xx xx biçiminde yazınız."))
     if not form["category"]:
-        errors.append("Lütfen bir konu seçiniz.")
+        errors.append(gettext("Lütfen bir konu seçiniz."))
     if not form["description"] or len(form["description"]) > 4000:
-        errors.append("Lütfen talebinizi yazınız (en çok 4000 karakter).")
+        errors.append(gettext("Lütfen talebinizi yazınız (en çok 4000 karakter)."))
     if not consent:
-        errors.append("Başvurunuzun işlenmesi için aydınlatma metnini onaylamanız gerekir.")
+        errors.append(gettext("Başvurunuzun işlenmesi için aydınlatma metnini onaylamanız gerekir."))
     return errors
 
 
@@ -179,7 +182,7 @@ def web_form():  # type: ignore[no-untyped-def]
                         if form["name"] and not ticket.citizen.full_name:
                             ticket.citizen.full_name = form["name"][:200]
             except ValueError as exc:
-                errors.append(f"Başvuru kaydedilemedi: {exc}")
+                errors.append(gettext("Başvuru kaydedilemedi: %(reason)s", reason=exc))
         if errors:
             return render_template("public/form.html", form=form, errors=errors, **choices), 400
         token = links.sign(current_app.config["SECRET_KEY"], "track", ticket.id)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, time
 from typing import Any, TypeVar
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -140,7 +141,7 @@ def open_dif(nc_id: int):  # type: ignore[no-untyped-def]
         ca = _commit(
             session,
             lambda: corrective.open_corrective_action(session, nc, problem=problem, actor=auth.current().username),
-            "DİF açıldı.",
+            gettext("DİF açıldı."),
         )
         return redirect(url_for("quality.show_dif", ca_id=ca.id), code=303)
 
@@ -166,7 +167,9 @@ def parse_steps(text: str) -> list[corrective.StepPlan]:
             try:
                 day = datetime.strptime(parts[2], "%d.%m.%Y").date()
             except ValueError as bad:
-                raise QualityError(f"bad date {parts[2]!r}", f"Geçersiz tarih: {parts[2]} (GG.AA.YYYY)") from bad
+                raise QualityError(
+                    f"bad date {parts[2]!r}", gettext("Geçersiz tarih: %(value)s (GG.AA.YYYY)", value=parts[2])
+                ) from bad
             due = datetime.combine(day, time(17, 30), LOCAL).astimezone(UTC)
         steps.append(corrective.StepPlan(parts[0], assignee, due))
     return steps
@@ -189,7 +192,7 @@ def plan(ca_id: int):  # type: ignore[no-untyped-def]
         lambda s, ca, actor: corrective.plan(
             s, ca, plan=form.get("plan", ""), steps=parse_steps(form.get("steps", "")), actor=actor
         ),
-        "Eylem planı kaydedildi.",
+        gettext("Eylem planı kaydedildi."),
     )
 
 
@@ -202,7 +205,7 @@ def step_done(ca_id: int, step_id: int):  # type: ignore[no-untyped-def]
             abort(404)
         corrective.complete_step(s, step, actor=actor, note=request.form.get("note") or None)
 
-    return _dif_step(ca_id, run, "Adım tamamlandı.")
+    return _dif_step(ca_id, run, gettext("Adım tamamlandı."))
 
 
 @bp.post("/dif/<int:ca_id>/evidence")
@@ -218,7 +221,7 @@ def upload_evidence(ca_id: int):  # type: ignore[no-untyped-def]
         lambda s, ca, actor: corrective.add_evidence(
             s, ca, file_name=upload.filename or "", data=data, actor=actor, evidence_dir=evidence_dir
         ),
-        "Kanıt dosyası eklendi.",
+        gettext("Kanıt dosyası eklendi."),
     )
 
 
@@ -239,24 +242,30 @@ def evidence(ca_id: int, evidence_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/dif/<int:ca_id>/submit")
 @auth.requires(Perm.QUALITY_VIEW)
 def submit(ca_id: int):  # type: ignore[no-untyped-def]
-    return _dif_step(ca_id, lambda s, ca, actor: corrective.submit(s, ca, actor=actor), "Müdür onayına gönderildi.")
+    return _dif_step(
+        ca_id, lambda s, ca, actor: corrective.submit(s, ca, actor=actor), gettext("Müdür onayına gönderildi.")
+    )
 
 
 @bp.post("/dif/<int:ca_id>/approve")
 @auth.requires(Perm.QUALITY_VIEW)
 def approve(ca_id: int):  # type: ignore[no-untyped-def]
-    return _dif_step(ca_id, lambda s, ca, actor: corrective.approve(s, ca, actor=actor), "DİF onaylandı.")
+    return _dif_step(ca_id, lambda s, ca, actor: corrective.approve(s, ca, actor=actor), gettext("DİF onaylandı."))
 
 
 @bp.post("/dif/<int:ca_id>/reject")
 @auth.requires(Perm.QUALITY_VIEW)
 def reject(ca_id: int):  # type: ignore[no-untyped-def]
     note = request.form.get("note", "")
-    return _dif_step(ca_id, lambda s, ca, actor: corrective.reject(s, ca, actor=actor, note=note), "DİF geri çevrildi.")
+    return _dif_step(
+        ca_id, lambda s, ca, actor: corrective.reject(s, ca, actor=actor, note=note), gettext("DİF geri çevrildi.")
+    )
 
 
 @bp.post("/dif/<int:ca_id>/close")
 @auth.requires(Perm.QUALITY_VIEW)
 def close(ca_id: int):  # type: ignore[no-untyped-def]
     note = request.form.get("note", "")
-    return _dif_step(ca_id, lambda s, ca, actor: corrective.close(s, ca, actor=actor, note=note), "DİF kapatıldı.")
+    return _dif_step(
+        ca_id, lambda s, ca, actor: corrective.close(s, ca, actor=actor, note=note), gettext("DİF kapatıldı.")
+    )

@@ -8,15 +8,14 @@ and each queue's answer-time target are read and set here too (``queue_manager.i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
+from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy.orm import Session
 
-from admin import auth, context
+from admin import auth, context, sse
 from alo185 import bus
 from alo185.access import Perm
 from alo185.models import QueueInterval, QueueTarget
@@ -25,7 +24,6 @@ from queue_manager import intervals
 
 bp = Blueprint("queues", __name__)
 auth.protect(bp, Perm.QUEUES_LIVE)
-KEEPALIVE_S = 15.0
 TZ = ZoneInfo("Europe/Istanbul")
 MAX_DAYS = 31
 
@@ -41,28 +39,14 @@ def stream() -> Response:
     """``text/event-stream``: the current snapshot, then each new one (``?max=N`` ends after N, for tests)."""
     client = context.redis_client()
     limit = request.args.get("max", type=int)
+    pubsub = sse.subscribe(client, bus.LIVE_QUEUES)  # before the snapshot is read: no change in between is lost
 
-    def events() -> Iterator[str]:
-        pubsub = client.pubsub()
-        pubsub.subscribe(bus.LIVE_QUEUES)
-        sent = 0
-        try:
-            current = client.get(bus.LIVE_QUEUES)
-            if current:
-                yield f"event: live\ndata: {current}\n\n"
-                sent += 1
-            while limit is None or sent < limit:
-                message = pubsub.get_message(ignore_subscribe_messages=True, timeout=KEEPALIVE_S)
-                if message is None:
-                    yield ": keep-alive\n\n"
-                    continue
-                yield f"event: live\ndata: {message['data']}\n\n"
-                sent += 1
-        finally:
-            pubsub.close()
+    def opening() -> list[str]:
+        current = client.get(bus.LIVE_QUEUES)
+        return [sse.message("live", current)] if current else []
 
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return Response(stream_with_context(events()), mimetype="text/event-stream", headers=headers)
+    first = opening()  # counted in ``max`` like every later snapshot
+    return sse.relay(pubsub, "live", lambda: first, None if limit is None else max(limit - len(first), 0))
 
 
 def _known(session: Session, queue: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from admin import auth, context
@@ -49,13 +50,18 @@ def _date(name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        abort(400, f"Geçersiz tarih: '{value}'. Tarihler YYYY-AA-GG biçiminde olmalı (ör. 2026-11-21).")
+        abort(
+            400,
+            gettext("Geçersiz tarih: '%(value)s'. Tarihler YYYY-AA-GG biçiminde olmalı (ör. 2026-11-21).", value=value),
+        )
 
 
 def _bounds(first: date, last: date) -> tuple[datetime, datetime]:
     """Local midnights of ``first`` and of the day after ``last`` (aware)."""
     if first < EARLIEST or last > LATEST:
-        abort(400, f"Tarihler {EARLIEST.year}–{LATEST.year} yılları arasında olmalı.")
+        abort(
+            400, gettext("Tarihler %(first)s–%(last)s yılları arasında olmalı.", first=EARLIEST.year, last=LATEST.year)
+        )
     return datetime.combine(first, time.min, TZ), datetime.combine(last + timedelta(days=1), time.min, TZ)
 
 
@@ -64,9 +70,9 @@ def _period(max_days: int | None = None) -> tuple[date, date, datetime, datetime
     last = _date("to") or datetime.now(TZ).date()
     first = _date("from") or last - timedelta(days=29)
     if first > last:
-        abort(400, "Başlangıç tarihi bitiş tarihinden sonra olamaz.")
+        abort(400, gettext("Başlangıç tarihi bitiş tarihinden sonra olamaz."))
     if max_days is not None and (last - first).days + 1 > max_days:
-        abort(400, f"Dönem en fazla {max_days} gün olabilir.")
+        abort(400, gettext("Dönem en fazla %(days)s gün olabilir.", days=max_days))
     start, end = _bounds(first, last)
     return first, last, start, end
 
@@ -79,7 +85,7 @@ def _month() -> tuple[date, date, datetime, datetime]:
         first = first or (datetime.now(TZ).date().replace(day=1) - timedelta(days=1)).replace(day=1)
         following = date(first.year + 1, 1, 1) if first.month == 12 else first.replace(month=first.month + 1)
     except ValueError:
-        abort(400, f"Geçersiz ay: '{value}'. Ay YYYY-AA biçiminde olmalı (ör. 2026-11).")
+        abort(400, gettext("Geçersiz ay: '%(value)s'. Ay YYYY-AA biçiminde olmalı (ör. 2026-11).", value=value))
     last = following - timedelta(days=1)
     start, end = _bounds(first, last)
     return first, last, start, end
@@ -88,7 +94,7 @@ def _month() -> tuple[date, date, datetime, datetime]:
 def _format() -> str:
     value = request.args.get("format", "")
     if value not in FORMATS:
-        abort(400, f"Geçersiz biçim: '{value}'. Dışa aktarma biçimi csv veya xlsx olabilir.")
+        abort(400, gettext("Geçersiz biçim: '%(value)s'. Dışa aktarma biçimi csv veya xlsx olabilir.", value=value))
     return value
 
 
@@ -158,19 +164,23 @@ def _chart(chart_id: str, title: str, items: list[tuple[str, int]]) -> dict[str,
 
 def _day_chart(report: calls.CallsReport) -> dict[str, Any]:
     return _chart(
-        "chart-days", "Günlere göre gelen çağrı", [(d.strftime("%d.%m"), g.calls) for d, g in report.days.items()]
+        "chart-days",
+        gettext("Günlere göre gelen çağrı"),
+        [(d.strftime("%d.%m"), g.calls) for d, g in report.days.items()],
     )
 
 
 def _hour_chart(report: calls.CallsReport) -> dict[str, Any]:
     items = [(f"{h:02d}", g.calls) for h, g in report.hours.items()]
-    return _chart("chart-hours", "Günün saatlerine göre gelen çağrı", items)
+    return _chart("chart-hours", gettext("Günün saatlerine göre gelen çağrı"), items)
 
 
 def _category_chart(report: Mapping[str, Any], limit: int = 15) -> dict[str, Any]:
     """The ``limit`` largest categories (all of them are in the table)."""
     items = sorted(((name or tables.UNSPECIFIED, n) for name, n in report["by_category"].items()), key=lambda x: -x[1])
-    return _chart("chart-categories", f"Kategorilere göre başvuru (en çok {limit})", items[:limit])
+    return _chart(
+        "chart-categories", gettext("Kategorilere göre başvuru (en çok %(limit)s)", limit=limit), items[:limit]
+    )
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -234,7 +244,14 @@ def survey_report():  # type: ignore[no-untyped-def]
     first, last, start, end = _period()
     by = request.args.get("by", "")
     if by and by not in survey.DIMENSIONS:
-        abort(400, f"Geçersiz kırılım: '{by}'. Kırılım şunlardan biri olabilir: {', '.join(survey.DIMENSIONS)}.")
+        abort(
+            400,
+            gettext(
+                "Geçersiz kırılım: '%(value)s'. Kırılım şunlardan biri olabilir: %(choices)s.",
+                value=by,
+                choices=", ".join(survey.DIMENSIONS),
+            ),
+        )
     sessions = context.sessions()
     with sessions() as s:
         rows = survey.answers(s, start, end)

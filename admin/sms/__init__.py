@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from sqlalchemy import select
 
 from admin import auth, context
@@ -41,5 +42,5 @@ def save_template(code: str):  # type: ignore[no-untyped-def]
     except templates.TemplateError as exc:
         flash(f"{code}: {exc}", "error")
     else:
-        flash(f"{code}: kaydedildi", "ok")
+        flash(gettext("%(code)s: kaydedildi", code=code), "ok")
     return redirect(url_for("sms.edit_templates")), 303

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import gettext
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
-from admin import auth, context
+from admin import auth, context, i18n
 from alo185 import access, audit
 from alo185.access import Perm
 from alo185.models import Citizen, Directorate, Institution, InstitutionKind, Ticket, TicketStatus
@@ -172,10 +173,10 @@ def change_status(number: str):  # type: ignore[no-untyped-def]
             )
         except (workflow.TransitionError, ValueError) as exc:
             session.rollback()
-            flash(getattr(exc, "message_tr", None) or f"Geçersiz işlem: {exc}", "error")
+            flash(getattr(exc, "message_tr", None) or gettext("Geçersiz işlem: %(reason)s", reason=exc), "error")
             return _show(session, _visible(session, number), 400)
         session.commit()
-        flash(f"{ticket.number}: {workflow.STATUS_TR[ticket.status]}", "ok")
+        flash(f"{ticket.number}: {i18n.term(workflow.STATUS_TR[ticket.status])}", "ok")
     return redirect(url_for("tickets.show_ticket", number=number), code=303)
 
 

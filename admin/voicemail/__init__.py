@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext
 from sqlalchemy import select
 
 from admin import auth, context
@@ -59,5 +60,5 @@ def set_category(vm_id: int):  # type: ignore[no-untyped-def]
             s.rollback()
             flash(str(exc), "error")
             return redirect(url_for("voicemail.list_voicemails")), 303
-        flash(f"{ticket.number}: kategori {ticket.category.name}", "ok")
+        flash(gettext("%(number)s: kategori %(category)s", number=ticket.number, category=ticket.category.name), "ok")
     return redirect(url_for("voicemail.list_voicemails")), 303

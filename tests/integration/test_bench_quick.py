@@ -28,6 +28,13 @@ def test_benchmark_quick_run(name: str, tmp_path: Path) -> None:
     assert data["quick"] is True and data["machine"]["cpus"] and data["date"]
     if name == "calls":
         assert data["failed_calls"] == 0 and data["calls"] == 3
+    if name == "busy_hour":
+        keys = ("sl_measured", "sl_erlang", "asa_measured_s", "asa_erlang_s", "abandon_plain", "abandon_callback")
+        assert all(data[k] is not None for k in keys), {k: data[k] for k in keys}
+        assert data["state_ok"] is True and data["plain"]["queued"] == data["parameters"]["measured_per_run"] > 0
+    if name == "screenpop":
+        assert data["calls"] == 5 and data["missed"] == 0 and not data["call_failures"], data
+        assert 0 < data["screenpop_p50_ms"] <= data["screenpop_p95_ms"], data
     if name == "ami":
         assert data["ingest_events_per_s"] > 0 and data["panoramisk_parse_events_per_s"] > 0 and data["ratio"] > 0
         state = data["state"]

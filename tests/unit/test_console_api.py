@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,34 +12,11 @@ from sqlalchemy import select
 
 import admin.console
 from admin import create_app
-from alo185 import bus, queue_commands, services
+from alo185 import bus, services
 from alo185.models import AuditLog, User
 from alo185.settings import Settings
+from tests.fake_queue_manager import FakeQueueManager, running
 from tests.staff import add_user, log_in
-
-Answer = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-class FakeQueueManager(threading.Thread):
-    """Answers every command on the stream as ``answer`` says; keeps what it saw."""
-
-    def __init__(self, settings: Settings, answer: Answer) -> None:
-        super().__init__(daemon=True)
-        self.client, self.answer = bus.connect(settings.redis_connection_url), answer
-        self.seen: list[dict[str, Any]] = []
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        last = "0"
-        while not self.stopping.is_set():
-            for _stream, entries in self.client.xread({bus.QUEUE_COMMANDS: last}, block=100) or []:
-                for msg_id, fields in entries:
-                    last = msg_id
-                    command = queue_commands.decode(fields)
-                    assert command is not None
-                    self.seen.append(command)
-                    result = {"id": command["id"], "action": command["action"], **self.answer(command)}
-                    self.client.rpush(queue_commands.result_key(command["id"]), json.dumps(result))
 
 
 @pytest.fixture
@@ -60,11 +36,8 @@ def queue_manager(redis_settings: Settings) -> Iterator[FakeQueueManager]:
             return {"ok": False, "message": "ayse is not logged in to any queue"}
         return {"ok": True, "message": "done", "queues": {"su": 0}}
 
-    fake = FakeQueueManager(redis_settings, answer)
-    fake.start()
-    yield fake
-    fake.stopping.set()
-    fake.join(2)
+    with running(redis_settings, answer) as fake:
+        yield fake
 
 
 def test_an_operator_acts_on_themself_a_supervisor_on_anyone_an_expert_on_nobody(app, queue_manager) -> None:  # type: ignore[no-untyped-def]
