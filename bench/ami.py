@@ -212,7 +212,7 @@ def logged_problems() -> Iterator[list[str]]:
 async def our_round(settings: Settings, chunks: list[bytes], passes: int, facts: dict, side: str) -> tuple[float, dict]:
     qm = QueueManager(settings)
     if side == "ingest_without_screenpops":  # AgentCalled then only feeds the live state
-        qm.routes = {**qm.routes, "AgentCalled": (qm.on_live_event,)}
+        qm.routes = {**qm.routes, "AgentCalled": tuple(h for h in qm.routes["AgentCalled"] if h != qm.on_agent_called)}
     await qm.redis.delete(bus.CALL_EVENTS, *map(bus.caller_card_key, facts["calls"]))
     if side == "ingest":
         await store_cards(qm, settings, facts["calls"])

@@ -16,6 +16,7 @@ from queue_manager.events import header
 
 # QueueMemberStatus "Status" (ast_device_state) -> our word; paused wins over all.
 DEVICE_STATE = {"1": "available", "2": "on_call", "3": "on_call", "6": "ringing", "7": "on_call", "8": "on_call"}
+_WITH_CALL = ("ringing", "on_call")  # states in which a member's call and caller are kept
 
 
 def _ts(ev: Mapping[str, Any], now: float) -> float:
@@ -71,37 +72,41 @@ class LiveState:
 
     def apply(self, ev: Mapping[str, Any], now: float) -> bool:
         """Fold one AMI event in; True if the state changed."""
-        fold = _FOLDS.get(header(ev, "Event"))  # one lookup: most events are QueueMemberStatus
-        if fold is None:
-            return False
-        try:  # ``_ts`` inline
-            at = float(header(ev, "Timestamp"))
-        except ValueError:
-            at = now
-        fold(self, ev, at, now)
+        fold = _FOLDS.get(header(ev, "Event"))
+        return fold is not None and fold(self, ev, now)
+
+    def folds(self) -> dict[str, Callable[[Mapping[str, Any], float], bool]]:
+        """Event name -> its fold, bound to this state: the queue manager routes each event straight to it,
+        without looking its name up again."""
+        return {name: fold.__get__(self) for name, fold in _FOLDS.items()}
+
+    def _join(self, ev: Mapping[str, Any], now: float) -> bool:
+        caller = {"caller": header(ev, "CallerIDNum"), "joined": _ts(ev, now), "position": header(ev, "Position")}
+        self._queue(header(ev, "Queue")).callers[header(ev, "Uniqueid")] = caller
         return True
 
-    def _join(self, ev: Mapping[str, Any], at: float, _now: float) -> None:
-        caller = {"caller": header(ev, "CallerIDNum"), "joined": at, "position": header(ev, "Position")}
-        self._queue(header(ev, "Queue")).callers[header(ev, "Uniqueid")] = caller
-
-    def _leave(self, ev: Mapping[str, Any], _at: float, _now: float) -> None:
+    def _leave(self, ev: Mapping[str, Any], _now: float) -> bool:
         self._queue(header(ev, "Queue")).callers.pop(header(ev, "Uniqueid"), None)
+        return True
 
-    def _called(self, ev: Mapping[str, Any], at: float, now: float) -> None:
-        self._set(self._member(ev, now), "ringing", at, header(ev, "Uniqueid"), header(ev, "CallerIDNum"))
+    def _called(self, ev: Mapping[str, Any], now: float) -> bool:
+        self._set(self._member(ev, now), "ringing", _ts(ev, now), header(ev, "Uniqueid"), header(ev, "CallerIDNum"))
+        return True
 
-    def _connect(self, ev: Mapping[str, Any], at: float, now: float) -> None:
-        self._set(self._member(ev, now), "on_call", at, header(ev, "Uniqueid"), header(ev, "CallerIDNum"))
+    def _connect(self, ev: Mapping[str, Any], now: float) -> bool:
+        self._set(self._member(ev, now), "on_call", _ts(ev, now), header(ev, "Uniqueid"), header(ev, "CallerIDNum"))
+        return True
 
-    def _done(self, ev: Mapping[str, Any], at: float, now: float) -> None:
+    def _done(self, ev: Mapping[str, Any], now: float) -> bool:
         member = self._member(ev, now)
         if member.state not in ("paused", "wrap_up"):
-            self._set(member, "available", at)
+            self._set(member, "available", _ts(ev, now))
+        return True
 
-    def _complete(self, ev: Mapping[str, Any], at: float, now: float) -> None:
+    def _complete(self, ev: Mapping[str, Any], now: float) -> bool:
         """A queue call ended: wrap-up in every queue of this member (shared_lastcall), then available."""
         self._member(ev, now)
+        at = _ts(ev, now)
         interface = header(ev, "Interface") or header(ev, "StateInterface")
         for queue in self.queues.values():
             member = queue.members.get(interface)
@@ -112,6 +117,7 @@ class LiveState:
                 member.until = at + self.wrap_up_s
             else:
                 self._set(member, "available", at)
+        return True
 
     def next_change(self, now: float) -> float | None:
         """Seconds until the next wrap-up ends (nothing tells us when it does), None if none runs."""
@@ -124,25 +130,48 @@ class LiveState:
                 if member.state == "wrap_up" and now >= member.until:
                     self._set(member, "available", member.until)
 
-    def _removed(self, ev: Mapping[str, Any], _at: float, _now: float) -> None:
+    def _removed(self, ev: Mapping[str, Any], _now: float) -> bool:
         self._queue(header(ev, "Queue")).members.pop(header(ev, "Interface"), None)
+        return True
 
-    def _member_status(self, ev: Mapping[str, Any], at: float, now: float) -> None:
-        """Most events are this one (one per queue of the member, for every change of its phone): kept lean."""
-        member = self._member(ev, now)
-        member.name = header(ev, "MemberName") or member.name
-        if header(ev, "Paused") == "1":
+    def _member_status(self, ev: Mapping[str, Any], now: float) -> bool:
+        """Most events are this one (one per queue of the member, for every change of its phone): kept lean.
+        About half of them repeat what is held (the phone of a member of several queues changes once, the
+        queues each tell); those return before the timestamp is read or the snapshot is marked stale."""
+        name = header(ev, "Queue")
+        queue = self.queues.get(name)  # ``_member`` inline: this runs for nearly every event
+        if queue is None:
+            queue = self.queues[name] = Queue()
+        interface = header(ev, "Interface") or header(ev, "StateInterface")
+        member = queue.members.get(interface)
+        paused = header(ev, "Paused") == "1"
+        state = "paused" if paused else DEVICE_STATE.get(header(ev, "Status"), "unavailable")
+        if (
+            member is not None
+            and state == member.state
+            and not paused
+            and not member.reason
+            and (state in _WITH_CALL or not (member.call or member.caller))
+            and header(ev, "MemberName") in ("", member.name)
+        ):
+            return False  # nothing changes: the slow path below would leave the member as it is
+        at = _ts(ev, now)
+        if member is None:
+            member = queue.members[interface] = Member(header(ev, "MemberName") or interface, since=at)
+        else:
+            member.name = header(ev, "MemberName") or member.name
+        if paused:
             self._set(member, "paused", at, member.call, member.caller)
             member.reason = header(ev, "PausedReason") or header(ev, "Reason")
-            return
+            return True
         member.reason = ""
-        state = DEVICE_STATE.get(header(ev, "Status"), "unavailable")
         if state == "available" and member.state == "wrap_up" and at < member.until:
-            return  # the phone is idle, but Asterisk offers no call until the wrap-up is over
+            return True  # the phone is idle, but Asterisk offers no call until the wrap-up is over
         if member.state != state:  # ``_set`` inline
             member.state, member.since = state, at
-        if state not in ("ringing", "on_call"):  # the call and caller stay while it rings or talks
+        if state not in _WITH_CALL:  # the call and caller stay while it rings or talks
             member.call = member.caller = ""
+        return True
 
     def resync(self, replies: Iterable[Mapping[str, Any]], now: float) -> None:
         """Start over from a ``QueueStatus`` reply (QueueParams, QueueMember, QueueEntry events)."""
@@ -152,7 +181,7 @@ class LiveState:
             if kind == "QueueParams":
                 self._queue(header(ev, "Queue"))
             elif kind == "QueueMember":
-                self._member_status({**ev, "Event": "QueueMemberStatus", "MemberName": header(ev, "Name")}, now, now)
+                self._member_status({**ev, "Event": "QueueMemberStatus", "MemberName": header(ev, "Name")}, now)
                 self._resume_wrap_up(ev, now)
             elif kind == "QueueEntry":
                 waited = float(header(ev, "Wait") or 0)
@@ -205,7 +234,7 @@ class LiveState:
 
 
 # The events the live state follows, and how each folds in.
-_FOLDS: dict[str, Callable[[LiveState, Mapping[str, Any], float, float], None]] = {
+_FOLDS: dict[str, Callable[[LiveState, Mapping[str, Any], float], bool]] = {
     "QueueCallerJoin": LiveState._join,
     "QueueCallerLeave": LiveState._leave,
     "QueueCallerAbandon": LiveState._leave,

@@ -18,8 +18,8 @@ from alo185 import ami, bus, db
 from alo185.settings import Settings
 from alo185.tickets import caller_card
 from queue_manager import callbacks, commands, screenpop
-from queue_manager.events import TRANSLATORS, header, translate
-from queue_manager.live import LIVE_EVENTS, LiveState
+from queue_manager.events import TRANSLATORS, header
+from queue_manager.live import LiveState
 
 log = logging.getLogger(__name__)
 ALIVE_TTL_S = 30
@@ -35,6 +35,7 @@ BURST_WRITES, BURST_WINDOW_S = 5, 0.1
 PUBLISH_MAX_BATCH = 500
 LIVE_INTERVAL_S = 0.1  # the live snapshot goes out at most this often
 RETRY_S = 0.5
+_JOIN_ENDS = ("queue.connect", "queue.abandon", "call.end")  # call events after which a caller no longer waits
 
 
 class Outbox:
@@ -80,36 +81,56 @@ class QueueManager:
         self.routes = self._routes()
 
     def _routes(self) -> dict[str, tuple[Callable[[Manager, object], None], ...]]:
-        """AMI event name -> its handlers, in order: the call event first (the screen-pop reads its wait)."""
+        """AMI event name -> its handlers, in order: the call event first (the screen-pop reads its wait).
+
+        Built once, each handler bound to its translator or fold, so no handler looks the event's name up again.
+        """
         routes: dict[str, list[Callable[[Manager, object], None]]] = {}
-        for name in TRANSLATORS:
-            routes.setdefault(name, []).append(self.on_event)
+        for name, translator in TRANSLATORS.items():
+            routes.setdefault(name, []).append(self._call_event_handler(translator))
         routes.setdefault("AgentCalled", []).append(self.on_agent_called)
-        for name in LIVE_EVENTS:
-            routes.setdefault(name, []).append(self.on_live_event)
+        for name, fold in self.live.folds().items():
+            routes.setdefault(name, []).append(self._live_handler(fold))
         return {name: tuple(handlers) for name, handlers in routes.items()}
 
     def on_ami_event(self, manager: Manager, message: Mapping[str, Any]) -> None:
         """Every AMI event, routed by its name: one dict lookup where panoramisk matches a pattern per name."""
-        for handler in self.routes.get(message["Event"], ()):
+        try:  # ``events.header`` inline: its first step, on a panoramisk message
+            name = message._store["event"][1]  # type: ignore[attr-defined]
+        except (AttributeError, KeyError):
+            name = header(message, "Event")
+        for handler in self.routes.get(name, ()):
             handler(manager, message)
 
-    def on_event(self, _manager: Manager, message: object) -> None:
-        """AMI callback: never awaits, so the event loop keeps reading AMI."""
-        event = translate(message)  # type: ignore[arg-type]
-        if event is not None:
-            self.outbox.put_nowait(event)
-            self._track_wait(event)
+    def _call_event_handler(
+        self, translator: Callable[[Mapping[str, Any]], dict | None]
+    ) -> Callable[[Manager, object], None]:
+        """The handler for one kind of call event (``events.translate`` with the translator already chosen)."""
+        outbox, joined_at = self.outbox, self.joined_at
 
-    def _track_wait(self, event: dict) -> None:
-        if event["type"] == "queue.join" and event.get("ts") is not None:
-            self.joined_at[event["uniqueid"]] = event["ts"]
-        elif event["type"] in ("queue.connect", "queue.abandon", "call.end"):
-            self.joined_at.pop(event["uniqueid"], None)
+        def on_call_event(_manager: Manager, message: object) -> None:
+            event = translator(message)  # type: ignore[arg-type]
+            if event is None or not event["uniqueid"]:
+                return
+            outbox.put_nowait(event)
+            kind = event["type"]  # when its caller joined: the screen-pop's wait so far
+            if kind == "queue.join":
+                if event["ts"] is not None:
+                    joined_at[event["uniqueid"]] = event["ts"]
+            elif kind in _JOIN_ENDS:
+                joined_at.pop(event["uniqueid"], None)
 
-    def on_live_event(self, _manager: Manager, message: object) -> None:
-        if self.live.apply(message, time.time()):  # type: ignore[arg-type]
-            self._live_dirty.set()
+        return on_call_event
+
+    def _live_handler(self, fold: Callable[[Mapping[str, Any], float], bool]) -> Callable[[Manager, object], None]:
+        """The handler for one kind of live event; the snapshot is marked stale only when the state changed."""
+        dirty = self._live_dirty
+
+        def on_live_event(_manager: Manager, message: object) -> None:
+            if fold(message, time.time()):  # type: ignore[arg-type]
+                dirty.set()
+
+        return on_live_event
 
     async def publish_live_forever(self) -> None:
         """The snapshot for ``alo185:live`` (a key, and pub/sub for the stream), at most 10 times a second.

@@ -93,3 +93,36 @@ def test_a_header_as_text() -> None:
     assert header(message, "queue") == "su" and header(message, "ChanVariable") == "A=1"
     assert header(message, "Missing") == "" and header({"Position": 3}, "Position") == "3"
     assert header({"Queue": []}, "Queue") == ""
+
+
+def test_headers_of_a_panoramisk_message_as_of_a_mapping() -> None:
+    """Headers are read from panoramisk's own store: the same values, case-insensitive, the first of a repeat."""
+    from panoramisk.message import Message
+
+    from queue_manager.events import first, header
+
+    raw = "Event: AgentCalled\r\nQueue: su\r\nChanVariable: A=1\r\nChanVariable: B=2\r\nUniqueid: u1"
+    message = Message.from_line(raw)
+    plain = {"Event": "AgentCalled", "Queue": "su", "ChanVariable": ["A=1", "B=2"], "Uniqueid": "u1"}
+    for ev in (message, plain):
+        assert (header(ev, "Queue"), header(ev, "ChanVariable"), header(ev, "Missing")) == ("su", "A=1", "")
+        assert (first(ev, "Uniqueid"), first(ev, "ChanVariable"), first(ev, "Missing", "-")) == ("u1", "A=1", "-")
+    assert header(message, "queue") == "su"
+    assert translate(message) is None  # AgentCalled gives no call event
+
+
+def test_the_event_encoder_writes_what_json_dumps_writes() -> None:
+    import json
+    import math
+
+    from alo185 import bus
+
+    values = [
+        {"type": "queue.connect", "uniqueid": "1795270000.123", "ts": 1795270000.5, "wait_s": None, "ring_s": 1e-07},
+        {"member": 'Test operatör "1"', "held": True, "n": 3, "tickets": [{"id": 7, "tags": []}], "x": {}},
+        {"reason": "satır\nbir\t\u2028\x00", "big": 2**70, "neg": -0.0, "inf": math.inf},
+        "şehir",
+        [1.5, None, False],
+    ]
+    for value in values:
+        assert bus.encode(value) == json.dumps(value, ensure_ascii=False)

@@ -142,3 +142,43 @@ def test_a_resync_during_a_wrap_up_keeps_it() -> None:
     assert (op["state"], op["in_state_s"]) == ("wrap_up", 4.0)
     live.resync([{**member, "LastCall": str(int(T) - 40)}], T)
     assert live.snapshot(T)["su"]["operators"]["PJSIP/1001"]["state"] == "available"
+
+
+def test_a_member_status_that_repeats_what_is_held_changes_nothing() -> None:
+    """Half the stream: the same phone state told once per queue of the member. It is no change, so the
+    snapshot is not marked stale; anything that differs still goes through."""
+    live = LiveState()
+    ayse = {"Queue": "su", "Interface": "PJSIP/1001", "MemberName": "ayse"}
+    assert live.apply(_ev("QueueMemberAdded", T, Status="1", Paused="0", **ayse), T)
+    assert not live.apply(_ev("QueueMemberStatus", T + 5, Status="1", Paused="0", **ayse), T + 5)
+    assert live.snapshot(T + 6)["su"]["operators"]["PJSIP/1001"]["in_state_s"] == 6.0  # since unchanged
+    assert live.apply(_ev("QueueMemberStatus", T + 7, Status="1", Paused="0", Queue="su",
+                          Interface="PJSIP/1001", MemberName="ayse k"), T + 7)  # fmt: skip
+    assert live.snapshot(T + 8)["su"]["operators"]["PJSIP/1001"]["name"] == "ayse k"
+    ayse["MemberName"] = "ayse k"
+    assert live.apply(_ev("AgentCalled", T + 9, Uniqueid="c1", CallerIDNum="+905321", **ayse), T + 9)
+    # Ringing again (the phone's own state): the call and caller stay, nothing changes.
+    assert not live.apply(_ev("QueueMemberStatus", T + 9, Status="6", Paused="0", **ayse), T + 9)
+    assert live.snapshot(T + 9)["su"]["operators"]["PJSIP/1001"]["call"] == "c1"
+    # Idle: available again, and the call is forgotten.
+    assert live.apply(_ev("QueueMemberStatus", T + 10, Status="1", Paused="0", **ayse), T + 10)
+    op = live.snapshot(T + 10)["su"]["operators"]["PJSIP/1001"]
+    assert (op["state"], op["call"], op["caller"]) == ("available", "", "")
+    assert live.apply(_ev("QueueMemberPause", T + 11, Status="1", Paused="1", PausedReason="mola", **ayse), T + 11)
+    # Paused with its reason: always folded in (the reason may change).
+    assert live.apply(_ev("QueueMemberStatus", T + 12, Status="1", Paused="1", PausedReason="mola", **ayse), T + 12)
+    assert live.snapshot(T + 12)["su"]["operators"]["PJSIP/1001"]["reason"] == "mola"
+
+
+def test_folds_bound_once_match_apply() -> None:
+    """The queue manager routes each event straight to its bound fold; it gives what ``apply`` gives."""
+    events = [
+        _ev("QueueMemberAdded", T, Queue="su", Interface="PJSIP/1001", MemberName="ayse", Status="1", Paused="0"),
+        _ev("QueueCallerJoin", T + 1, Queue="su", Uniqueid="c1", CallerIDNum="+905321", Position="1"),
+        _ev("AgentCalled", T + 2, Queue="su", Interface="PJSIP/1001", Uniqueid="c1", CallerIDNum="+905321"),
+        _ev("QueueMemberStatus", T + 2, Queue="su", Interface="PJSIP/1001", Status="6", Paused="0"),
+    ]
+    by_apply, by_fold = LiveState(), LiveState()
+    folds = by_fold.folds()
+    assert [by_apply.apply(e, T) for e in events] == [folds[e["Event"]](e, T) for e in events]
+    assert by_apply.snapshot(T + 3) == by_fold.snapshot(T + 3)

@@ -147,3 +147,53 @@ def test_redis_finishes_the_pop_as_python_would() -> None:
     finished = json.loads(unfinished[:-1] + ", " + stored[len(prefix) : -2] + "}")  # what ``bus.WRITE`` does
     published = json.loads(screenpop.payload(pop, fields))
     assert finished.pop("published_ts") <= published.pop("published_ts") and finished == published
+
+
+def test_events_routed_by_name_reach_the_outbox_the_live_state_and_the_pop(redis_settings: Settings) -> None:
+    """``on_ami_event`` routes by name to handlers bound once: call events, the wait, the live state, the pop;
+    a member status that repeats what is held does not mark the snapshot stale."""
+
+    async def route() -> None:
+        qm = QueueManager(redis_settings)
+        member = {"Queue": "temizlik", "Interface": AGENT_CALLED["Interface"], "MemberName": AGENT_CALLED["MemberName"]}
+        status = {"Event": "QueueMemberStatus", "Timestamp": "1795269990.0", "Status": "1", "Paused": "0", **member}
+        qm.on_ami_event(None, status)  # type: ignore[arg-type]
+        assert qm._live_dirty.is_set()
+        qm._live_dirty.clear()
+        qm.on_ami_event(None, {**status, "Timestamp": "1795269995.0"})  # type: ignore[arg-type]
+        assert not qm._live_dirty.is_set()
+        join = {"Event": "QueueCallerJoin", "Timestamp": "1795269999.0", "Queue": "temizlik", "Uniqueid": "t123"}
+        qm.on_ami_event(None, {**join, "CallerIDNum": "+905321234567", "Position": "1"})  # type: ignore[arg-type]
+        qm.on_ami_event(None, AGENT_CALLED)  # type: ignore[arg-type]
+        assert [e["type"] for e in qm.outbox.items] == ["queue.join"]
+        assert qm.joined_at == {"t123": 1795269999.0}
+        assert [pop["wait_s"] for pop, _card in qm._pops_ready] == [1.5]
+        assert qm.live.snapshot(1795270001.0)["temizlik"]["operators"][member["Interface"]]["state"] == "ringing"
+        hangup = {"Event": "Hangup", "Timestamp": "1795270009.0", "Uniqueid": "t123", "Linkedid": "t123"}
+        qm.on_ami_event(None, {**hangup, "Cause": "16"})  # type: ignore[arg-type]
+        assert [e["type"] for e in qm.outbox.items] == ["queue.join", "call.end"] and not qm.joined_at
+        await qm.redis.aclose()
+
+    asyncio.run(route())
+
+
+def test_the_write_appends_each_event_as_its_own_entry_intact(redis_settings: Settings) -> None:
+    """``bus.WRITE`` appends the events in order, their text as ``bus.encode`` made it, and sets the values."""
+    events = [
+        {"type": "call.start", "uniqueid": "u1", "ts": 1795270000.5, "caller": "+905321234567"},
+        {"type": "call.voicemail", "uniqueid": "u1", "ts": None, "reason": 'satır\nbir\r\niki \u2028 "üç"'},
+        {"type": "call.end", "uniqueid": "u1", "ts": 1795270009.25, "cause": "16"},
+    ]
+
+    async def write() -> list[dict]:
+        qm = QueueManager(redis_settings)
+        script = qm._write_script
+        assert await bus.write(script, [], [], [], []) == []
+        assert await bus.write(script, events[:1], [("alo185:test", "v")], [], []) == []
+        assert await bus.write(script, events[1:], [], [], []) == []
+        stored = [json.loads(f["event"]) for _id, f in await qm.redis.xrange(bus.CALL_EVENTS)]
+        assert await qm.redis.get("alo185:test") == "v"
+        await qm.redis.aclose()
+        return stored
+
+    assert asyncio.run(write()) == events
