@@ -10,9 +10,10 @@ Dates and numbers follow the language: Turkish as the reports write them (``21.1
 ``number_local``.
 
 Words the domain modules hand to the pages (ticket and corrective-action statuses, decisions, the
-survey's answers, the citizens' status lines) are Turkish data, not template text: ``vocabulary()``
-lists them, the extraction adds them to the catalogue, and templates translate them with the
-``term`` filter (``{{ statuses[t.status]|term }}``).
+survey's answers, the citizens' status lines, the reports' table labels) are Turkish data, not
+template text: ``vocabulary()`` lists them, the extraction adds them to the catalogue, and templates
+translate them with the ``term`` filter (``{{ statuses[t.status]|term }}``; the report tables'
+through ``admin.reports.label``, their exports staying Turkish).
 
 Keeping the catalogues up to date (from the repository's root)::
 
@@ -108,6 +109,7 @@ def number_local(value: float | None, decimals: int = 0) -> str:
 def vocabulary() -> set[str]:
     """The domain's Turkish words that pages show, translated through the catalogue like the templates' text."""
     from alo185.quality import corrective, nonconformity
+    from alo185.reports import tables
     from alo185.tickets import queries, workflow
     from ivr.survey import LABELS
 
@@ -117,6 +119,7 @@ def vocabulary() -> set[str]:
         *nonconformity.DECISION_TR.values(),
         *queries.PUBLIC_STATUS_TR.values(),
         *LABELS.values(),
+        *tables.labels(),
     }
 
 

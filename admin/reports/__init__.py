@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from admin import auth, context
+from admin.i18n import current_language, date_local, number_local, term
 from alo185.access import Perm
 from alo185.reports import calls, export, iso10002, survey, tables, tickets
 from alo185.reports.tables import Document
@@ -40,7 +43,54 @@ def _allowed() -> Any:
 
 @bp.context_processor
 def _formats() -> dict[str, Any]:
-    return {"display": tables.display, "date_tr": tables.date_tr, "tr_int": tables.number_tr}
+    return {"display": display, "date_tr": tables.date_tr, "tr_int": number_local, "label": label}
+
+
+def display(value: Any, column: tables.Column) -> str:
+    """A cell in the page's language: ``tables.display`` in Turkish; ``85.7%``, ``9.6 s``, ``1,920`` in English."""
+    lang = current_language()
+    if lang == "tr":
+        return tables.display(value, column)
+    value, kind, decimals = tables.resolve(value, column)
+    if value is None:
+        return tables.NONE
+    if kind == "int":
+        return number_local(value)
+    if kind == "pct":
+        return number_local(100 * value, decimals) + "%"
+    if kind in ("sec", "hour"):
+        return f"{number_local(value, decimals)} {'s' if kind == 'sec' else 'h'}"
+    if kind == "dur":
+        total = round(value)
+        parts = [(total // 86400, "d"), (total % 86400 // 3600, "h"), (total % 3600 // 60, "min"), (total % 60, "s")]
+        return " ".join(f"{n} {unit}" for n, unit in [(n, u) for n, u in parts if n][:2]) or "0 s"
+    if kind == "date":
+        return date_local(value)
+    return str(value)
+
+
+@cache
+def _labels() -> frozenset[str]:
+    return frozenset(tables.labels())
+
+
+def label(text: object) -> str:
+    """A table's title, column or row name in the page's language (the exports keep them Turkish).
+
+    Only the tables' own labels (``tables.labels()``) are translated, never the data beside them
+    (a queue's, an operator's or a category's name).
+    """
+    text = str(text)
+    if text.startswith(tables.RESPONSE_RATE_PREFIX) and text.endswith(")"):
+        asked = text[len(tables.RESPONSE_RATE_PREFIX) : -1]
+        return gettext("Yanıt oranı (yanıtlanan / sorulan %(offered)s)", offered=asked)
+    return term(text) if text in _labels() else text
+
+
+def heading(first: date) -> str:
+    """The month of a monthly report: ``Kasım 2026``, ``November 2026``."""
+    lang = current_language()
+    return tables.month_tr(first) if lang == "tr" else format_date(first, "LLLL y", locale=lang)
 
 
 def _date(name: str) -> date | None:
@@ -223,7 +273,7 @@ def monthly_report():  # type: ignore[no-untyped-def]
         month = _monthly(s, first, last, start, end)
     if fmt:
         return _download(month["document"], fmt)
-    return render_template("reports/monthly.html", month=first.strftime("%Y-%m"), **month)
+    return render_template("reports/monthly.html", month=first.strftime("%Y-%m"), heading=heading(first), **month)
 
 
 @bp.get("/monthly.pdf")

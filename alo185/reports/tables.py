@@ -344,3 +344,41 @@ def iso_tables(report: Mapping[str, Any]) -> list[Table]:
         ("Toplam", sum(difs["by_status"].values())),
     )
     return [summary, decisions, statuses]
+
+
+# --- labels ----------------------------------------------------------------------------------
+
+
+def labels() -> set[str]:
+    """Every fixed Turkish label the tables write (titles, columns, row names, names of values).
+
+    The admin translates them on its pages (``admin.i18n.vocabulary()``); the exports keep them
+    Turkish. Read off tables laid out from empty reports, so a label added above is listed too.
+    """
+    groups = ("by_category", "by_directorate", "by_channel", "by_district")
+    ticket_report = _Blank({k: {} for k in groups})
+    iso_report = _Blank(acknowledgement=_Blank(), nonconformities=_Blank(by_decision={}), difs=_Blank(by_status={}))
+    empty = CallsReport(CallGroup(), {}, {}, {"": CallGroup()}, {})  # "": the queue-less calls
+    every = [
+        *call_tables(empty),
+        *ticket_tables(ticket_report),
+        *iso_tables(iso_report),
+        survey_table(survey.SurveyTable(offered=0)),
+    ]
+    found = {UNSPECIFIED, *CHANNELS.values(), *DECISIONS.values(), *DIF_STATUSES.values()}
+    for table in every:
+        found.add(table.title)
+        found.update(c.label for c in table.columns)
+        found.update(row[0] for row in table.all_rows() if isinstance(row[0], str))
+    return {label for label in found if not label.startswith(RESPONSE_RATE_PREFIX)}
+
+
+# The survey table's response-rate row names the number asked: not a fixed label.
+RESPONSE_RATE_PREFIX = "Yanıt oranı (yanıtlanan / sorulan "
+
+
+class _Blank(dict):  # type: ignore[type-arg]
+    """A report with nothing in it: any missing figure is ``None``, any missing group empty."""
+
+    def __missing__(self, key: str) -> Any:
+        return None

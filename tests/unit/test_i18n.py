@@ -179,3 +179,40 @@ def test_a_staff_page_in_both_languages(world: World) -> None:
     assert re.search(r"<td>\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d</td>", page), "an English date in the list"
     page = client.get("/tickets/999999").get_data(as_text=True)
     assert "Not found" in page and "Go back" in page
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_report_pages_in_english_and_their_exports_in_turkish(world: World, database_url: str) -> None:
+    from markupsafe import escape
+
+    from alo185.reports import tables
+    from tests.unit.test_reports_figures import october
+
+    october(database_url)
+    client = world.client("supervisor")
+    october_ = "from=2026-10-01&to=2026-10-31"
+    turkish = client.get(f"/reports/calls?{october_}").get_data(as_text=True)
+    assert "<caption>Çağrılar – özet</caption>" in turkish and '<th scope="col" class="num">Cevaplanan</th>' in turkish
+    client.get("/lang/en")
+    calls = client.get(f"/reports/calls?{october_}").get_data(as_text=True)
+    assert "<caption>Calls – summary</caption>" in calls and '<th scope="col" class="num">Answered</th>' in calls
+    assert '<th scope="col" class="num">Queued</th>' in calls and '<th scope="row">Total</th>' in calls
+    assert '<th scope="row">(never queued)</th>' in calls and "1 Oct 2026 – 31 Oct 2026" in calls
+    monthly = client.get("/reports/monthly?month=2026-10").get_data(as_text=True)
+    assert "<h1>Monthly report – October 2026</h1>" in monthly
+    assert "<caption>Requests – category</caption>" in monthly and '<th scope="col" class="num">Share</th>' in monthly
+    assert '<th scope="row">Reopen rate</th>' in monthly and "<caption>Corrective actions – status</caption>" in monthly
+    assert '<th scope="row">Response rate (answered / asked ' in monthly
+    catalogue = english()
+    translated = [w for w in tables.labels() if catalogue[(None, w)].string != w]
+    assert "Toplam" in translated and "Kuyruğa giren" in translated
+    for page in (calls, monthly):
+        assert _lang(page) == "en"
+        left = [w for w in translated if f">{escape(w)}<" in page]
+        assert not left, left
+        assert "Cevaplanan" not in page and ">Toplam<" not in page and "Aylık rapor" not in page
+    assert "%85,7" in turkish and "9,6 sn" in turkish  # figures follow the language too
+    assert "85.7%" in calls and "9.6 s<" in calls and "%85,7" not in calls and " sn<" not in calls
+    # The exports are the municipality's official reports: Turkish whatever the page's language.
+    csv = client.get(f"/reports/calls?{october_}&format=csv").get_data(as_text=True)
+    assert "Çağrılar – özet" in csv and "Cevaplanan" in csv and "Answered" not in csv
