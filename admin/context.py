@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import redis
-from flask import current_app
+from flask import current_app, request
 from flask_login import current_user
 from sqlalchemy.orm import Session, sessionmaker
 
+from alo185 import audit as audit_log
 from alo185 import bus
+from alo185.models import AuditLog
 
 
 def sessions() -> sessionmaker[Session]:
@@ -25,3 +27,12 @@ def redis_client() -> redis.Redis:
 def user() -> str:
     """The logged-in staff member's username: what history and audit rows name as the actor."""
     return str(current_user.username)
+
+
+def audit(
+    session: Session, *, action: str, entity: str, entity_id: str | int | None = None, detail: str | None = None
+) -> AuditLog:
+    """An audit row for what the logged-in user does in this request, from their address."""
+    return audit_log.record(
+        session, actor=user(), action=action, entity=entity, entity_id=entity_id, detail=detail, ip=request.remote_addr
+    )

@@ -12,7 +12,6 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 from sqlalchemy import select
 
 from admin import auth, context
-from alo185 import audit
 from alo185.access import Perm
 from alo185.models import CallRecord, SurveyAnswer
 from alo185.recordings import recordings_dir
@@ -97,12 +96,10 @@ def recording(uniqueid: str):  # type: ignore[no-untyped-def]
         path = (root.resolve() / ref).resolve()
         if not path.is_relative_to(root.resolve()) or not path.is_file():
             abort(404)
-        audit.record(
+        context.audit(
             session,
-            actor=auth.current().username,
             action="call.recording",
             entity="call",
             entity_id=uniqueid,
-            ip=request.remote_addr,
         )
     return send_file(path, mimetype="audio/wav", conditional=True)

@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from admin import auth, context, sse
 from admin.console import work
-from alo185 import access, audit, operators, queue_commands
+from alo185 import access, operators, queue_commands
 from alo185.access import Perm
 from alo185.models import Role, TicketType, User
 from alo185.phone import mask
@@ -111,14 +111,12 @@ def _command(action: str):  # type: ignore[no-untyped-def]
     outcome = "no answer" if result is None else ("ok" if result["ok"] else f"refused: {result['message']}")
     with context.sessions().begin() as session:
         detail = f"{extension} {command['reason']} {outcome}".replace("  ", " ")
-        audit.record(
+        context.audit(
             session,
-            actor=context.user(),
             action=f"queue.{action}",
             entity="user",
             entity_id=username,
             detail=detail,
-            ip=request.remote_addr,
         )
     if result is None:
         abort(504, "the queue manager did not answer")
@@ -205,14 +203,12 @@ def _body() -> dict[str, Any]:
 
 
 def _audit(session: Any, action: str, entity: str, entity_id: str, detail: str | None = None) -> None:
-    audit.record(
+    context.audit(
         session,
-        actor=context.user(),
         action=action,
         entity=entity,
         entity_id=entity_id,
         detail=detail,
-        ip=request.remote_addr,
     )
 
 

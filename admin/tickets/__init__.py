@@ -18,7 +18,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from admin import auth, context, i18n
-from alo185 import access, audit
+from alo185 import access
 from alo185.access import Perm
 from alo185.models import Citizen, Directorate, Institution, InstitutionKind, Ticket, TicketStatus
 from alo185.tickets import queries, search, sla, workflow
@@ -117,14 +117,12 @@ def _visible(session: Session, number: str) -> Ticket:
 def _audit_view(
     session: Session, action: str, entity: str, entity_id: str | int | None, detail: str | None = None
 ) -> None:
-    audit.record(
+    context.audit(
         session,
-        actor=auth.current().username,
         action=action,
         entity=entity,
         entity_id=entity_id,
         detail=detail,
-        ip=request.remote_addr,
     )
 
 

@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from admin import auth, context
-from alo185 import audit, operators, queue_commands
+from alo185 import operators, queue_commands
 from alo185.access import Perm
 from alo185.models import Announcement, OperatorSkill, QueueInterval, Role, User
 from ivr.default import pbx_queues
@@ -228,25 +228,21 @@ def move(username: str):  # type: ignore[no-untyped-def]
         operators.set_skills(session, user, after)
         extension = user.extension
         detail = f"{_skills_text(before)} -> {_skills_text(after)}"
-        audit.record(
+        context.audit(
             session,
-            actor=context.user(),
             action="queue.move",
             entity="user",
             entity_id=username,
             detail=detail,
-            ip=request.remote_addr,
         )
     applied, message = _apply(extension)
     with context.sessions().begin() as session:
-        audit.record(
+        context.audit(
             session,
-            actor=context.user(),
             action="queue.move.applied" if applied else "queue.move.pending",
             entity="user",
             entity_id=username,
             detail=message,
-            ip=request.remote_addr,
         )
     return jsonify({"ok": True, "user": username, "skills": after, "applied": applied, "message": message})
 
@@ -313,14 +309,12 @@ def add_announcement():  # type: ignore[no-untyped-def]
         )
         session.add(row)
         session.flush()
-        audit.record(
+        context.audit(
             session,
-            actor=context.user(),
             action="announcement.add",
             entity="announcement",
             entity_id=row.id,
             detail=f"{minutes} min: {text.strip()[:200]}",
-            ip=request.remote_addr,
         )
     return jsonify({"announcements": _announcements()}), 201
 
@@ -333,12 +327,10 @@ def end_announcement(ann_id: int):  # type: ignore[no-untyped-def]
         if row is None:
             abort(404, _("Duyuru bulunamadı."))
         row.active = False
-        audit.record(
+        context.audit(
             session,
-            actor=context.user(),
             action="announcement.end",
             entity="announcement",
             entity_id=ann_id,
-            ip=request.remote_addr,
         )
     return jsonify({"announcements": _announcements()})
