@@ -202,16 +202,6 @@ def _body() -> dict[str, Any]:
     return body
 
 
-def _audit(session: Any, action: str, entity: str, entity_id: str, detail: str | None = None) -> None:
-    context.audit(
-        session,
-        action=action,
-        entity=entity,
-        entity_id=entity_id,
-        detail=detail,
-    )
-
-
 @bp.post("/api/console/tickets")
 def create_ticket():  # type: ignore[no-untyped-def]
     """JSON ``{"uniqueid", "phone", "category", "type", "description"}``: a phone ticket, linked to the call."""
@@ -221,7 +211,8 @@ def create_ticket():  # type: ignore[no-untyped-def]
             ticket = work.ticket_from_call(session, body, context.user())
         except work.Refused as refused:
             abort(refused.status, refused.message)
-        _audit(session, "ticket.create", "ticket", ticket.number, f"console {ticket.call_uniqueid or ''}".strip())
+        detail = f"console {ticket.call_uniqueid or ''}".strip()
+        context.audit(session, action="ticket.create", entity="ticket", entity_id=ticket.number, detail=detail)
         answer = {
             "number": ticket.number,
             "category": ticket.category.code,
@@ -256,7 +247,7 @@ def add_note(number: str):  # type: ignore[no-untyped-def]
             row = work.add_note(session, ticket, body.get("note"), user)
         except work.Refused as refused:
             abort(refused.status, refused.message)
-        _audit(session, "ticket.note", "ticket", ticket.number)
+        context.audit(session, action="ticket.note", entity="ticket", entity_id=ticket.number)
         answer = {"number": ticket.number, "note": row.note, "at": row.created_at.isoformat()}
     return jsonify(answer), 201
 
@@ -278,6 +269,8 @@ def wrap_up():  # type: ignore[no-untyped-def]
             )
         except work.Refused as refused:
             abort(refused.status, refused.message)
-        _audit(session, "call.wrap_up", "call", record.uniqueid, record.wrap_up_code)
+        context.audit(
+            session, action="call.wrap_up", entity="call", entity_id=record.uniqueid, detail=record.wrap_up_code
+        )
         answer = {"uniqueid": record.uniqueid, "wrap_up_code": record.wrap_up_code}
     return jsonify(answer)

@@ -114,18 +114,6 @@ def _visible(session: Session, number: str) -> Ticket:
     return ticket
 
 
-def _audit_view(
-    session: Session, action: str, entity: str, entity_id: str | int | None, detail: str | None = None
-) -> None:
-    context.audit(
-        session,
-        action=action,
-        entity=entity,
-        entity_id=entity_id,
-        detail=detail,
-    )
-
-
 def _show(session: Session, ticket: Ticket, status_code: int = 200):  # type: ignore[no-untyped-def]
     user = auth.current()
     institutions = session.scalars(
@@ -145,7 +133,7 @@ def _show(session: Session, ticket: Ticket, status_code: int = 200):  # type: ig
 def show_ticket(number: str):  # type: ignore[no-untyped-def]
     with context.sessions()() as session:
         ticket = _visible(session, number)
-        _audit_view(session, "ticket.view", "ticket", ticket.number)
+        context.audit(session, action="ticket.view", entity="ticket", entity_id=ticket.number)
         page = _show(session, ticket)
         session.commit()
         return page
@@ -185,7 +173,7 @@ def show_citizen(citizen_id: int):  # type: ignore[no-untyped-def]
         citizen = session.get(Citizen, citizen_id, options=[selectinload(Citizen.tickets)])
         if citizen is None:
             abort(404)
-        _audit_view(session, "citizen.view", "citizen", citizen.id)
+        context.audit(session, action="citizen.view", entity="citizen", entity_id=citizen.id)
         html = render_template("tickets/citizen.html", citizen=citizen, statuses=workflow.STATUS_TR)
         session.commit()
         return html
@@ -228,7 +216,9 @@ def export_csv():  # type: ignore[no-untyped-def]
     options += [selectinload(Ticket.district), selectinload(Ticket.mahalle)]
     sessions = context.sessions()
     with sessions() as session:
-        _audit_view(session, "tickets.export", "ticket", None, f"status={status or 'all'} scope={_scope()}")
+        context.audit(
+            session, action="tickets.export", entity="ticket", detail=f"status={status or 'all'} scope={_scope()}"
+        )
         session.commit()
 
     def generate() -> Iterator[str]:
