@@ -55,6 +55,21 @@ def header(ev: AmiEvent, name: str) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+ABSENT = ("", "")  # what ``headers(ev).get`` gives for a missing header
+
+
+def headers(ev: AmiEvent) -> Mapping[str, tuple[str, Any]]:
+    """All headers at once, as a panoramisk ``Message`` keeps them: ``{lowercased name: (name, value)}``.
+
+    For a handler that reads several headers of every event: ``headers(ev).get("queue", ABSENT)[1]`` is
+    a dict lookup where ``header`` is a call. A value is a list only for a repeated header.
+    """
+    try:
+        return ev._store  # type: ignore[attr-defined]
+    except AttributeError:
+        return {str(name).lower(): (name, value) for name, value in ev.items()}
+
+
 def _base(kind: str, ev: AmiEvent, **fields: Any) -> dict[str, Any]:
     return {"type": kind, "uniqueid": first(ev, "Uniqueid", ""), "ts": _num(first(ev, "Timestamp")), **fields}
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from queue_manager.events import header
+from queue_manager.events import ABSENT, header, headers
 
 # QueueMemberStatus "Status" (ast_device_state) -> our word; paused wins over all.
 DEVICE_STATE = {"1": "available", "2": "on_call", "3": "on_call", "6": "ringing", "7": "on_call", "8": "on_call"}
@@ -138,28 +138,30 @@ class LiveState:
         """Most events are this one (one per queue of the member, for every change of its phone): kept lean.
         About half of them repeat what is held (the phone of a member of several queues changes once, the
         queues each tell); those return before the timestamp is read or the snapshot is marked stale."""
-        name = header(ev, "Queue")
+        get = headers(ev).get
+        name = get("queue", ABSENT)[1]
         queue = self.queues.get(name)  # ``_member`` inline: this runs for nearly every event
         if queue is None:
             queue = self.queues[name] = Queue()
-        interface = header(ev, "Interface") or header(ev, "StateInterface")
+        interface = get("interface", ABSENT)[1] or get("stateinterface", ABSENT)[1]
         member = queue.members.get(interface)
-        paused = header(ev, "Paused") == "1"
-        state = "paused" if paused else DEVICE_STATE.get(header(ev, "Status"), "unavailable")
+        paused = get("paused", ABSENT)[1] == "1"
+        state = "paused" if paused else DEVICE_STATE.get(get("status", ABSENT)[1], "unavailable")
+        member_name = get("membername", ABSENT)[1]
         if (
             member is not None
             and state == member.state
             and not paused
             and not member.reason
             and (state in _WITH_CALL or not (member.call or member.caller))
-            and header(ev, "MemberName") in ("", member.name)
+            and member_name in ("", member.name)
         ):
             return False  # nothing changes: the slow path below would leave the member as it is
         at = _ts(ev, now)
         if member is None:
-            member = queue.members[interface] = Member(header(ev, "MemberName") or interface, since=at)
+            member = queue.members[interface] = Member(member_name or interface, since=at)
         else:
-            member.name = header(ev, "MemberName") or member.name
+            member.name = member_name or member.name
         if paused:
             self._set(member, "paused", at, member.call, member.caller)
             member.reason = header(ev, "PausedReason") or header(ev, "Reason")
