@@ -16,6 +16,7 @@ from typing import Any
 from panoramisk import Manager
 from panoramisk.message import Message
 
+from alo185.ami_protocol import AmiProtocol
 from alo185.settings import Settings
 
 
@@ -33,6 +34,7 @@ async def connect(settings: Settings, timeout: float = 10.0, **options: Any) -> 
         secret=settings.secrets()["ami_secret"],
         ping_delay=10,
         reconnect_timeout=1,
+        protocol_factory=AmiProtocol,
         **options,
     )
     try:

@@ -1,17 +1,18 @@
 """AMI ingest: the queue manager's event handling side by side with panoramisk's bare parse.
 
 The AMI stream of a real run (``bench/data/ami_stream.txt.gz``, recorded by
-``python -m bench.ami_capture``) is fed at full speed, in socket-sized chunks, to panoramisk's
-own ``AMIProtocol``, wired to a ``Manager`` the way ``Manager.connection_made`` wires it after a
-connect; only the socket is missing. Every side yields to the event loop after every chunk, as
-a socket read does. The stream is replayed as many times as it takes to make a round long enough
-to time.
+``python -m bench.ami_capture``) is fed at full speed, in socket-sized chunks, to an AMI protocol
+(panoramisk's own ``AMIProtocol``, or the queue manager's ``alo185.ami_protocol.AmiProtocol``),
+wired to a ``Manager`` the way ``Manager.connection_made`` wires it after a connect; only the
+socket is missing. Every side yields to the event loop after every chunk, as a socket read does.
+The stream is replayed as many times as it takes to make a round long enough to time.
 
-(i)   panoramisk bare: its parse (``data_received`` -> ``Message.from_line``) and its dispatch to
-      one no-op callback for every event.
-(ii)  ingest: the same parse and dispatch to the queue manager's handlers, registered as
-      ``QueueManager.start()`` registers them: call events into the outbox, which its publisher
-      writes into a private Redis; the live state, with its publisher running; the screen-pop,
+(i)   panoramisk bare: its parse (``AMIProtocol.data_received`` -> ``Message.from_line``) and its
+      dispatch to one no-op callback for every event.
+(ii)  ingest: the queue manager as it runs: its protocol's parse (the same messages), panoramisk's
+      dispatch to the queue manager's handlers, registered as ``QueueManager.start()`` registers
+      them: call events into the outbox, which its publisher writes into a private Redis; the
+      live state, with its publisher running; the screen-pop,
       which the writer's script completes with the caller card in Redis and publishes (a card
       it cannot use comes back to be decoded or looked up). Before the round, each recorded
       call's card is built from a migrated SQLite database (every caller a known citizen without
@@ -21,6 +22,9 @@ to time.
       IVR: each screen-pop looks the caller up in the database in a worker thread.
 (iv)  ingest without screen-pops: the same, AgentCalled feeding only the live state; it shows
       what the screen-pops cost.
+(v)   ingest on panoramisk's parse: (ii) with panoramisk's own ``AMIProtocol``; against (i) it shows
+      what the queue manager's handlers and writes cost on their own.
+(vi)  our parse bare: (i) with the queue manager's protocol; against (i), what its parse saves.
 Not included: the socket read itself, and the resync that ``FullyBooted`` triggers (it asks a
 live Asterisk).
 
@@ -55,6 +59,7 @@ from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 
 from alo185 import bus, db, redis_server
+from alo185.ami_protocol import AmiProtocol
 from alo185.instance import isolated_settings
 from alo185.models import Citizen
 from alo185.phone import normalize
@@ -150,11 +155,11 @@ class _NullTransport(asyncio.Transport):
         pass
 
 
-def wired_manager() -> Manager:
-    """A Manager with its AMIProtocol attached exactly as after a connect (no login: no user given)."""
+def wired_manager(protocol_factory: type[AMIProtocol] = AmiProtocol) -> Manager:
+    """A Manager with its protocol attached exactly as after a connect (no login: no user given)."""
     loop = asyncio.get_running_loop()
-    manager = Manager(loop=loop)
-    protocol = AMIProtocol()
+    manager = Manager(loop=loop, protocol_factory=protocol_factory)
+    protocol = protocol_factory()
     protocol.connection_made(_NullTransport())
     connected = loop.create_future()
     connected.set_result((protocol.transport, protocol))
@@ -173,8 +178,8 @@ def _noop(_manager: Manager, _event: object) -> None:
     pass
 
 
-async def bare_round(chunks: list[bytes], passes: int) -> float:
-    manager = wired_manager()
+async def bare_round(chunks: list[bytes], passes: int, protocol_factory: type[AMIProtocol]) -> float:
+    manager = wired_manager(protocol_factory)
     manager.register_event("*", _noop)
     gc.collect()
     started = time.perf_counter()
@@ -214,9 +219,9 @@ async def our_round(settings: Settings, chunks: list[bytes], passes: int, facts:
     if side == "ingest_without_screenpops":  # AgentCalled then only feeds the live state
         qm.routes = {**qm.routes, "AgentCalled": tuple(h for h in qm.routes["AgentCalled"] if h != qm.on_agent_called)}
     await qm.redis.delete(bus.CALL_EVENTS, *map(bus.caller_card_key, facts["calls"]))
-    if side == "ingest":
+    if side != "ingest_db_lookup":
         await store_cards(qm, settings, facts["calls"])
-    manager = wired_manager()
+    manager = wired_manager(AMIProtocol if side == "ingest_panoramisk_parse" else AmiProtocol)
     manager.register_event("*", qm.on_ami_event)  # as QueueManager.start() does (its FullyBooted resync needs AMI)
     background = {asyncio.create_task(qm.publish_forever()), asyncio.create_task(qm.publish_live_forever())}
     expected = sum(facts["call_events"].values()) * passes
@@ -337,12 +342,21 @@ def seed_citizens(settings: Settings, callers: list[str]) -> None:
         s.commit()
 
 
-SIDES = ("panoramisk", "ingest", "ingest_db_lookup", "ingest_without_screenpops")
+SIDES = (
+    "panoramisk",
+    "ingest",
+    "ingest_db_lookup",
+    "ingest_without_screenpops",
+    "ingest_panoramisk_parse",
+    "our_parse_bare",
+)
 
 
 async def one_round(side: str, settings: Settings, chunks: list[bytes], passes: int, facts: dict) -> tuple:
     if side == "panoramisk":
-        return await bare_round(chunks, passes), None
+        return await bare_round(chunks, passes, AMIProtocol), None
+    if side == "our_parse_bare":
+        return await bare_round(chunks, passes, AmiProtocol), None
     return await our_round(settings, chunks, passes, facts, side)
 
 
@@ -414,6 +428,11 @@ def figures(results: dict[str, list], facts: dict, size: int, passes: int) -> di
         "ratio_without_screenpops": round(median["ingest_without_screenpops"] / median["panoramisk"], 3),
         "ratio_paired_median_db_lookup": round(paired["ingest_db_lookup"], 3),
         "ratio_paired_median_without_screenpops": round(paired["ingest_without_screenpops"], 3),
+        "ingest_panoramisk_parse_events_per_s": round(median["ingest_panoramisk_parse"]),
+        "ratio_panoramisk_parse": round(median["ingest_panoramisk_parse"] / median["panoramisk"], 3),
+        "ratio_paired_median_panoramisk_parse": round(paired["ingest_panoramisk_parse"], 3),
+        "our_parse_bare_events_per_s": round(median["our_parse_bare"]),
+        "ratio_our_parse_bare": round(median["our_parse_bare"] / median["panoramisk"], 3),
         "events": events,
         "rounds_events_per_s": {side: [round(x) for x in per_s[side]] for side in SIDES},
         "stream": {
@@ -427,7 +446,8 @@ def figures(results: dict[str, list], facts: dict, size: int, passes: int) -> di
         "state_ok": not failed,
         "states_checked": len(results["states"]),
         "state": (failed or results["states"])[-1],
-        "includes": "panoramisk's parse and dispatch; the queue manager's handlers: call events translated into the "
+        "includes": "the queue manager's AMI protocol (alo185.ami_protocol: the same messages as panoramisk's "
+        "parse) and panoramisk's dispatch; the queue manager's handlers: call events translated into the "
         "outbox and written to a private Redis by its publisher, the live state and its publisher, screen-pops "
         "(the writer's script reads the caller card the IVR stored before the call reached its queue and "
         "publishes the pop with it, in the same round trip as the other writes); the cards are "
@@ -435,5 +455,7 @@ def figures(results: dict[str, list], facts: dict, size: int, passes: int) -> di
         "db_lookup": "the same without caller cards, as for a call that bypassed the IVR: each screen-pop looks the "
         "caller up in SQLite in a worker thread",
         "without_screenpops": "the same without the AgentCalled screen-pop (card or lookup, and publication)",
+        "panoramisk_parse": "the ingest on panoramisk's own AMIProtocol: what the handlers and writes cost alone",
+        "our_parse_bare": "panoramisk bare with the queue manager's AMI protocol instead of panoramisk's",
         "excludes": "the socket read; the resync FullyBooted triggers (it queries a live Asterisk)",
     }
