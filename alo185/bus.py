@@ -59,6 +59,20 @@ return #ARGV - 1
 """
 
 
+# The IVR's batch in one round trip: values set with their TTL (caller cards), then events appended
+# (as ``_APPEND_MANY``). KEYS: the stream, the keys to set. ARGV: MAXLEN, the number of keys, each
+# key's value and TTL in seconds, then the events.
+PUT_AND_APPEND = """
+local n = tonumber(ARGV[2])
+for i = 1, n do
+  redis.call('SET', KEYS[1 + i], ARGV[1 + 2 * i], 'EX', ARGV[2 + 2 * i])
+end
+for i = 3 + 2 * n, #ARGV do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[i])
+end
+return #ARGV - 2 - 2 * n
+"""
+
 # Everything a writer has gathered, in one command: messages published, screen-pops completed with
 # their caller card and published, values set, and call events appended (as ``_APPEND_MANY``).
 # KEYS: the stream, the keys to set, each pop's card key. ARGV: MAXLEN, the four counts, the events,
@@ -264,6 +278,7 @@ class LoopPublisher:
     async def run(self) -> None:
         """Publish until cancelled; on cancel, hand over what is pending (while Redis answers)."""
         client = aioredis.Redis.from_url(self.url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5)
+        script = client.register_script(PUT_AND_APPEND)
         self._wake = asyncio.Event()
         if self._pending or self._values:  # published before the loop ran
             self._wake.set()
@@ -271,34 +286,32 @@ class LoopPublisher:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
-                await self._send(client, retry_s=0.5)
+                await self._send(script, retry_s=0.5)
         except asyncio.CancelledError:
             try:
-                await asyncio.wait_for(self._send(client, retry_s=0.1), timeout=5)
+                await asyncio.wait_for(self._send(script, retry_s=0.1), timeout=5)
             except TimeoutError:
                 log.error("Redis unavailable at shutdown: %d events not published", len(self._pending))
         finally:
             await client.aclose()
 
-    async def _send(self, client: aioredis.Redis, retry_s: float) -> None:
-        if self._values:
-            await self._put_values(client)
-        while self._pending:
+    async def _send(self, script: Any, retry_s: float) -> None:
+        """What has gathered, in a round trip per ``max_batch`` events; the values go with the first."""
+        values, self._values = self._values, {}
+        while self._pending or values:
             batch = self._pending[: self.max_batch]
+            args: list[Any] = [STREAM_MAXLEN, len(values)]
+            for value, ttl_s in values.values():
+                args += (value, ttl_s)
+            args += [encode(event) for event in batch]
             try:
-                await append_many(client, batch, self.stream)
-            except (aioredis.ConnectionError, aioredis.TimeoutError) as exc:
+                await script(keys=[self.stream, *values], args=args)
+            except aioredis.RedisError as exc:
+                if values:
+                    log.warning("Redis did not take %d values (%s); dropped", len(values), exc)
+                    values = {}
                 log.warning("Redis unavailable (%s); holding %d events", exc, len(self._pending))
                 await asyncio.sleep(retry_s)
                 continue
             del self._pending[: len(batch)]
-
-    async def _put_values(self, client: aioredis.Redis) -> None:
-        values, self._values = self._values, {}
-        try:
-            async with client.pipeline(transaction=False) as pipe:
-                for key, (value, ttl_s) in values.items():
-                    pipe.set(key, value, ex=ttl_s)
-                await pipe.execute()
-        except aioredis.RedisError as exc:
-            log.warning("Redis did not take %d values (%s); dropped", len(values), exc)
+            values = {}
