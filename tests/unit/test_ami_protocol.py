@@ -10,7 +10,7 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from alo185.ami_protocol import EOL, AmiProtocol, parse
-from bench.ami import load_stream
+from bench.ami import load_stream, wired_manager
 
 
 def _same(ours: Message | None, theirs: Message | None) -> None:
@@ -59,25 +59,12 @@ def test_special_messages_are_read_as_panoramisk_reads_them(block: str) -> None:
     _same(parse(block), Message.from_line(block))
 
 
-class _Transport(asyncio.Transport):
-    def write(self, data: bytes) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _received(protocol_factory: type[AMIProtocol], chunks: list[bytes]) -> list[Message]:
     """What a manager dispatches when its protocol receives ``chunks``."""
 
     async def run() -> list[Message]:
-        loop = asyncio.get_running_loop()
-        manager = Manager(loop=loop, protocol_factory=protocol_factory)
-        protocol = protocol_factory()
-        protocol.connection_made(_Transport())
-        connected = loop.create_future()
-        connected.set_result((protocol.transport, protocol))
-        manager.connection_made(connected)
+        manager = wired_manager(protocol_factory)
+        protocol = manager.protocol
         seen: list[Message] = []
         manager.register_event("*", lambda _manager, message: seen.append(message))
         for chunk in chunks:
@@ -107,6 +94,14 @@ def test_a_turkish_name_split_between_two_reads_is_kept() -> None:
     assert dropped["CallerIDName"] != "Şükrü Öztürk"
 
 
+class _Transport(asyncio.Transport):
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def test_text_read_before_the_manager_set_the_encoding_does_not_fix_it_to_ascii() -> None:
     async def run() -> Message:
         loop = asyncio.get_running_loop()
@@ -128,13 +123,8 @@ def test_text_read_before_the_manager_set_the_encoding_does_not_fix_it_to_ascii(
 
 def test_replies_still_reach_the_actions_waiting_for_them() -> None:
     async def run() -> tuple[Message, list[str]]:
-        loop = asyncio.get_running_loop()
-        manager = Manager(loop=loop, protocol_factory=AmiProtocol)
-        protocol = AmiProtocol()
-        protocol.connection_made(_Transport())
-        connected = loop.create_future()
-        connected.set_result((protocol.transport, protocol))
-        manager.connection_made(connected)
+        manager = wired_manager(AmiProtocol)
+        protocol = manager.protocol
         events: list[str] = []
         manager.register_event("*", lambda _manager, message: events.append(message.event))
         reply = manager.send_action({"Action": "Ping", "ActionID": "a1"}, as_list=False)
