@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from alo185.models import Announcement as AnnouncementRow
@@ -50,6 +51,7 @@ class DbServices:
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
         self._callers: dict[str, tuple[float, _Caller | None]] = {}
+        self._local = threading.local()  # each thread's connection for the caller lookup
         self._announcements: tuple[float, list[AnnouncementRow]] = (0.0, [])
 
     def _caller(self, e164: str) -> _Caller | None:
@@ -58,15 +60,32 @@ class DbServices:
             hit = self._callers.get(e164)
         if hit is not None and now - hit[0] < self.ttl_s:
             return hit[1]
-        # Core on the engine, not an ORM session: this runs for every call, on the event loop.
-        with self.sessions.kw["bind"].connect() as conn:
-            row = conn.execute(_CALLER_BY_PHONE, {"phone": e164}).first()
+        row = self._caller_row(e164)
         found = _Caller(row.id, str(row.platform_role)) if row is not None else None
         with self._lock:
             if len(self._callers) > 10_000:
                 self._callers.clear()
             self._callers[e164] = (now, found)
         return found
+
+    def _caller_row(self, e164: str) -> Row | None:
+        """Core on a connection this thread keeps, not an ORM session nor a pool checkout per call: this runs
+        for nearly every call, on the event loop. A connection the database dropped is replaced once."""
+        try:
+            return self._query_caller(e164)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            return self._query_caller(e164)  # on a new connection
+
+    def _query_caller(self, e164: str) -> Row | None:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._local.conn = self.sessions.kw["bind"].connect()
+        try:
+            return conn.execute(_CALLER_BY_PHONE, {"phone": e164}).first()
+        finally:
+            conn.rollback()  # nothing held between calls: no stale snapshot, no lock
 
     def is_citizen(self, e164: str) -> bool:
         """Whether the number is a known citizen's (from the recognition the call has already made)."""
