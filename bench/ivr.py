@@ -9,13 +9,15 @@
     side with panoramisk's bare FastAGI replaying the same command sequence with no work, and
     with the classic process-per-call AGI script: sessions per second and p99. Rounds alternate
     between the two servers and the median round counts; a session whose IVR event never
-    reached the stream counts as failed.
+    reached the stream counts as failed. The load client, both servers and Redis share the
+    machine's cores, so each server's own CPU time per session is given too (``/proc``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -115,13 +117,19 @@ def protocol_level(sessions: int, concurrency: int, process_sessions: int, round
             services.start_process(settings, services.process("agi"))
             commands = agi_load.load_tcp(settings.agi_port, 1, 1, min_commands=8).commands
             ours, bare = [], []
-            with _panoramisk(commands) as bare_port:
+            cpu: dict[str, list[float]] = {"ours": [], "bare": []}  # server CPU time per session, per round
+            our_pid = int(procs.pid_path(settings, "agi").read_text())
+            with _panoramisk(commands) as (bare_port, bare_pid):
                 for i in range(rounds):
                     for side in ("ours", "bare") if i % 2 == 0 else ("bare", "ours"):
+                        pid = our_pid if side == "ours" else bare_pid
+                        before = _cpu_s(pid)
                         if side == "ours":
                             ours.append(agi_load.load_tcp(settings.agi_port, sessions, concurrency, min_commands=8))
                         else:
                             bare.append(agi_load.load_tcp(bare_port, sessions, concurrency, min_commands=len(commands)))
+                        done = (ours if side == "ours" else bare)[-1]
+                        cpu[side].append((_cpu_s(pid) - before) / max(1, done.sessions - done.failed) * 1e6)
             expected = 1 + rounds * sessions
             procs.wait_until(lambda: len(_ivr_events(settings)) >= expected, 10)  # the publisher catches up
             events = _ivr_events(settings)
@@ -154,6 +162,8 @@ def protocol_level(sessions: int, concurrency: int, process_sessions: int, round
             statistics.median(o.per_s / b.per_s for o, b in zip(ours, bare, strict=True) if b.per_s)
         ),
         "ratio_vs_process_per_call": round(our.per_s / classic.per_s, 1) if classic.per_s else None,
+        "fastagi_server_cpu_us_per_session": round(statistics.median(cpu["ours"])),
+        "panoramisk_bare_server_cpu_us_per_session": round(statistics.median(cpu["bare"])),
         "load_sessions": sessions,
         "load_concurrency": concurrency,
         "load_rounds": rounds,
@@ -165,7 +175,8 @@ def _median_round(results: list[agi_load.LoadResult]) -> agi_load.LoadResult:
 
 
 @contextlib.contextmanager
-def _panoramisk(commands: list[str]) -> Iterator[int]:
+def _panoramisk(commands: list[str]) -> Iterator[tuple[int, int]]:
+    """panoramisk's bare server in a process of its own: its port and pid."""
     port = procs.free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.agi_servers", str(port), json.dumps(commands)],
@@ -175,10 +186,16 @@ def _panoramisk(commands: list[str]) -> Iterator[int]:
     )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        yield port
+        yield port, proc.pid
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _cpu_s(pid: int) -> float:
+    """A process's CPU time so far (user and system), from ``/proc``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _remove_instance(settings: Any) -> None:
