@@ -42,12 +42,6 @@ def test_call_to_water_faults_is_answered_and_recorded(stack: Stack) -> None:
     assert rows[uniqueid]["queue"] == "su" and rows[uniqueid]["digit"] == "1"
 
 
-def test_no_key_goes_to_general_operators(stack: Stack) -> None:
-    record = stack.wait_record(stack.call(""), timeout=240)
-    assert record.digit == "-"  # silence at the main menu, three times
-    assert record.queue == "genel" and record.answered
-
-
 def _agi_pid(stack: Stack) -> int:
     pid = procs.running_pid(stack.settings, "agi")
     assert pid, "the FastAGI server should be running"

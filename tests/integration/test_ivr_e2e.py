@@ -170,6 +170,7 @@ def test_invalid_keys_escalate_to_an_operator(stack: Stack, phase1: Calls) -> No
 def test_silence_escalates_to_an_operator(stack: Stack, phase1: Calls) -> None:
     r = _record(stack, phase1, "silence")
     assert r.ivr_path == "kvkk>language:->main:->main:->main:-" and r.lang == "tr"
+    assert r.digit == "-"  # no key at the main menu, on the record as the reports count it
     assert r.queue == "genel" and r.answered
 
 
