@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from alo185 import db, pg_cluster, redis_server
 from alo185.instance import SIM_OPERATOR_NAME, Stack, isolated_settings, running_stack
@@ -66,6 +67,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     url = new_database(request, tmp_path)
     yield url
     db.engine_for(url).dispose()  # its pooled connections would otherwise pile up on the shared server
+
+
+@pytest.fixture
+def sessions(database_url: str) -> sessionmaker[Session]:
+    """Sessions on ``database_url``; a test module that needs rows in it first defines its own."""
+    return db.session_factory(database_url)
 
 
 @pytest.fixture

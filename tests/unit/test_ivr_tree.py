@@ -8,7 +8,6 @@ import itertools
 import pytest
 import yaml
 
-from alo185 import db
 from ivr import versions
 from ivr.default import default_tree, default_yaml
 from ivr.tree import TreeError, load_yaml, parse, validate
@@ -85,11 +84,6 @@ def test_malformed_trees_are_refused_with_every_reason() -> None:
     raw["nodes"]["main"]["options"]["2"] = "teleport:mars"
     raw["nodes"]["main"]["options"]["3"] = "goto:nowhere"
     assert len(_errors(raw)) == 2
-
-
-@pytest.fixture
-def sessions(database_url: str):  # type: ignore[no-untyped-def]
-    return db.session_factory(database_url)
 
 
 def test_publish_keeps_every_version_and_the_newest_is_live(sessions) -> None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from admin import create_app
 from admin.recorder import apply_event
-from alo185 import db
 from alo185.models import AuditLog, CallRecord, QueueInterval
 from alo185.settings import Settings
 from queue_manager import intervals
@@ -72,11 +71,6 @@ CALLS = [
     {"type": "ivr", "uniqueid": "x1", "ts": local(14, 55, 5).timestamp(), "queue": "su", "action": "hangup"},
 ]
 A, B = intervals.interval_start(local(14, 45)), intervals.interval_start(local(15, 0))
-
-
-@pytest.fixture
-def sessions(database_url: str) -> sessionmaker[Session]:
-    return db.session_factory(database_url)
 
 
 def fold(sessions: sessionmaker[Session], events: list[dict[str, Any]]) -> None:

@@ -28,11 +28,6 @@ EVENTS = [
 ]
 
 
-@pytest.fixture
-def sessions(database_url: str):  # type: ignore[no-untyped-def]
-    return db.session_factory(database_url)
-
-
 def _fold(sessions, events) -> dict:  # type: ignore[no-untyped-def]
     with sessions.begin() as s:
         for e in events:

@@ -23,11 +23,6 @@ T0 = 1_795_256_920.0
 CALLER = "+905321234567"
 
 
-@pytest.fixture
-def sessions(database_url: str) -> sessionmaker[Session]:
-    return db.session_factory(database_url)
-
-
 def _fold(sessions: sessionmaker[Session], events: list[dict[str, Any]]) -> CallRecord:
     with sessions.begin() as s:
         for e in events:
