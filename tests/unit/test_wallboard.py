@@ -24,6 +24,7 @@ from alo185.models import Announcement, AuditLog, User
 from alo185.settings import Settings
 from tests.fake_queue_manager import FakeQueueManager, running
 from tests.staff import add_user, log_in
+from tests.unit.test_queue_intervals import call_events
 
 TR = ZoneInfo("Europe/Istanbul")
 
@@ -87,29 +88,15 @@ def _today_at(hh: int, mm: int) -> datetime:
     return datetime.combine(datetime.now(TR).date(), time(hh, mm), TR)
 
 
-def _queued(uid: str, queue: str, joined: datetime, wait_s: float, abandoned: bool = False) -> list[dict[str, Any]]:
-    t = joined.timestamp()
-    events: list[dict[str, Any]] = [
-        {"type": "call.start", "uniqueid": uid, "ts": t - 20, "linkedid": uid, "caller": "+905321234567"},
-        {"type": "queue.join", "uniqueid": uid, "ts": t, "queue": queue, "position": 1},
-    ]
-    if abandoned:
-        events.append({"type": "queue.abandon", "uniqueid": uid, "ts": t + wait_s, "queue": queue, "wait_s": wait_s})
-        return [*events, {"type": "call.end", "uniqueid": uid, "ts": t + wait_s}]
-    events.append({"type": "queue.connect", "uniqueid": uid, "ts": t + wait_s, "queue": queue, "wait_s": wait_s})
-    events.append({"type": "queue.complete", "uniqueid": uid, "ts": t + wait_s + 30, "talk_s": 30})
-    return [*events, {"type": "call.end", "uniqueid": uid, "ts": t + wait_s + 30.5}]
-
-
 def test_today_sums_the_persisted_intervals_per_queue_per_slot_and_for_all(app: Flask) -> None:
     events = [
-        *_queued("s1", "su", _today_at(10, 2), 3),
-        *_queued("s2", "su", _today_at(10, 7), 12),
-        *_queued("s3", "su", _today_at(10, 9), 40, abandoned=True),
-        *_queued("s4", "su", _today_at(10, 20), 2),
-        *_queued("p1", "park", _today_at(10, 14), 25),
+        *call_events("s1", "su", _today_at(10, 2), 3, talk_s=30),
+        *call_events("s2", "su", _today_at(10, 7), 12, talk_s=30),
+        *call_events("s3", "su", _today_at(10, 9), 40, abandoned=True),
+        *call_events("s4", "su", _today_at(10, 20), 2, talk_s=30),
+        *call_events("p1", "park", _today_at(10, 14), 25, talk_s=30),
         # Yesterday's call stays out of today.
-        *_queued("old", "su", _today_at(10, 2) - timedelta(days=1), 1),
+        *call_events("old", "su", _today_at(10, 2) - timedelta(days=1), 1, talk_s=30),
     ]
     with app.extensions["alo185.sessions"].begin() as s:
         for event in events:
