@@ -454,12 +454,8 @@ def predict(load: Load, arrival_rate: float, handle_s: float) -> dict[str, float
         "utilisation": round(arrival_rate * handle_s / load.operators, 4),
         "sl_erlang_c": round(erlang.service_level(arrival_rate, mu, load.operators, load.target_s), 4),
         "asa_erlang_c_s": round(erlang.asa(arrival_rate, mu, load.operators), 3),
-        "sl_erlang_a": round(a["sl"], 4),
-        "asa_erlang_a_s": round(a["asa_answered_s"], 3),
-        "abandon_erlang_a": round(a["abandon"], 4),
-        "sl_sim_retry": round(sim["sl"], 4),
-        "asa_sim_retry_s": round(sim["asa_answered_s"], 3),
-        "abandon_sim_retry": round(sim["abandon"], 4),
+        **_queue_figures(a, "_erlang_a"),
+        **_queue_figures(sim, "_sim_retry"),
     }
 
 
@@ -469,13 +465,15 @@ def same_callers(load: Load, calls: list[Arrival]) -> dict[str, float]:
     drawn = [(a.at_s, a.handle_s, a.patience_s) for a in calls]
     ideal = replay(drawn, load.operators, load.target_s, 0.0, measured_from=load.warmup_s)
     retry = replay(drawn, load.operators, load.target_s, queue_retry_s(), measured_from=load.warmup_s)
+    return {**_queue_figures(ideal), **_queue_figures(retry, "_retry")}
+
+
+def _queue_figures(model: dict[str, float], suffix: str = "") -> dict[str, float]:
+    """A model's SL, ASA and abandonment, rounded: keys ``sl<suffix>``, ``asa<suffix>_s``, ``abandon<suffix>``."""
     return {
-        "sl": round(ideal["sl"], 4),
-        "asa_s": round(ideal["asa_answered_s"], 3),
-        "abandon": round(ideal["abandon"], 4),
-        "sl_retry": round(retry["sl"], 4),
-        "asa_retry_s": round(retry["asa_answered_s"], 3),
-        "abandon_retry": round(retry["abandon"], 4),
+        f"sl{suffix}": round(model["sl"], 4),
+        f"asa{suffix}_s": round(model["asa_answered_s"], 3),
+        f"abandon{suffix}": round(model["abandon"], 4),
     }
 
 
