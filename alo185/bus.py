@@ -50,18 +50,10 @@ def check(event: dict[str, Any]) -> None:
         raise ValueError(f"an event needs 'type' and 'uniqueid': {event!r}")
 
 
-# Appends a batch in one round trip: one command to pack and one reply to parse, not one per event.
-_APPEND_MANY = """
-for i = 2, #ARGV do
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[i])
-end
-return #ARGV - 1
-"""
-
-
-# The IVR's batch in one round trip: values set with their TTL (caller cards), then events appended
-# (as ``_APPEND_MANY``). KEYS: the stream, the keys to set. ARGV: MAXLEN, the number of keys, each
-# key's value and TTL in seconds, then the events.
+# A batch in one round trip (one command to pack and one reply to parse, not one per event): values
+# set with their TTL (the IVR's caller cards), then events appended, each as its own entry. KEYS: the
+# stream, the keys to set. ARGV: MAXLEN, the number of keys, each key's value and TTL in seconds, then
+# the events. Returns the number of events.
 PUT_AND_APPEND = """
 local n = tonumber(ARGV[2])
 for i = 1, n do
@@ -74,7 +66,7 @@ return #ARGV - 2 - 2 * n
 """
 
 # Everything a writer has gathered, in one command: messages published, screen-pops completed with
-# their caller card and published, values set, and call events appended (as ``_APPEND_MANY``).
+# their caller card and published, values set, and call events appended (as ``PUT_AND_APPEND``).
 # KEYS: the stream, the keys to set, each pop's card key. ARGV: MAXLEN, the four counts, the events,
 # the values, channel and message pairs, then per pop its channel, its JSON object and the text its
 # card must start with (``queue_manager.screenpop.unfinished``). The pop goes out as its object with
@@ -157,7 +149,7 @@ def write(
 def append_many(target: Any, events: list[dict[str, Any]], stream: str = CALL_EVENTS) -> Any:
     """XADD several events, in order, as separate entries; sync or asyncio client alike (or a pipeline)."""
     payloads = [encode(event) for event in events]
-    return target.eval(_APPEND_MANY, 1, stream, STREAM_MAXLEN, *payloads)
+    return target.eval(PUT_AND_APPEND, 1, stream, STREAM_MAXLEN, 0, *payloads)
 
 
 def publish(client: redis.Redis, event: dict[str, Any], stream: str = CALL_EVENTS) -> str:
