@@ -302,6 +302,8 @@ class LoopPublisher:
                 if values:
                     log.warning("Redis did not take %d values (%s); dropped", len(values), exc)
                     values = {}
+                if not self._pending:
+                    return  # only values, dropped: nothing to hold or try again
                 log.warning("Redis unavailable (%s); holding %d events", exc, len(self._pending))
                 await asyncio.sleep(retry_s)
                 continue
