@@ -54,6 +54,8 @@ def interpret(lines: list[str]) -> dict:
     ``{"result": (value, data), other_key: (value, data)}``; errors raise pyst2's exceptions,
     and ``511`` (the channel is dead) is a hangup.
     """
+    if len(lines) == 1 and (plain := _plain_success(lines[0])) is not None:
+        return plain
     match = re_code.search(lines[0])
     code, response = (int(match.group(1)), match.group(2)) if match and match.group(1) else (0, "")
     if code == 200:
@@ -72,6 +74,20 @@ def interpret(lines: list[str]) -> dict:
     if code == 520:
         raise AGIUsageError("\n".join(lines) + "\n")
     raise AGIUnknownError(code, "Unhandled code or undefined response")
+
+
+def _plain_success(line: str) -> dict | None:
+    """``200 result=49 endpos=8000``, nearly every reply, read as ``interpret`` reads it (a tenth of its
+    time); None for anything else: data in parentheses, a failure, a key or value not plain."""
+    if not line.startswith("200 result=") or "(" in line:
+        return None
+    result: dict = {}
+    for pair in line[4:].split():
+        key, _, value = pair.partition("=")
+        if not value or not key.isidentifier() or "=" in value:
+            return None
+        result[key] = (value, "")
+    return None if result["result"][0] == "-1" else result
 
 
 class _HangupAwareReader:

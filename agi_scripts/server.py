@@ -33,11 +33,13 @@ class FastAGIServer:
         self.scripts = scripts
         self._sessions: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         # reuse_port: a new server can bind beside a draining old one, so a restart refuses no call.
-        self._server = await asyncio.get_running_loop().create_server(
-            lambda: AsyncAGI(self._begin), *self.address, backlog=LISTEN_BACKLOG, reuse_port=True
+        loop = self._loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: AsyncAGI(self._begin, loop), *self.address, backlog=LISTEN_BACKLOG, reuse_port=True
         )
 
     @property
@@ -50,7 +52,8 @@ class FastAGIServer:
         return len(self._sessions)
 
     def _begin(self, agi: AsyncAGI) -> None:
-        task = asyncio.get_running_loop().create_task(self._session(agi))
+        assert self._loop is not None  # started
+        task = self._loop.create_task(self._session(agi))
         self._sessions.add(task)
         task.add_done_callback(self._sessions.discard)
 

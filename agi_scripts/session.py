@@ -26,7 +26,7 @@ __all__ = ["AGIHangup", "AsyncAGI"]
 class AsyncAGI(asyncio.Protocol):
     """Asterisk's side is the peer; ``on_ready`` is called once its environment block is read."""
 
-    def __init__(self, on_ready: Callable[[AsyncAGI], None]) -> None:
+    def __init__(self, on_ready: Callable[[AsyncAGI], None], loop: asyncio.AbstractEventLoop) -> None:
         self.env: dict[str, str] = {}
         self.hung_up = False
         self._on_ready = on_ready
@@ -36,6 +36,7 @@ class AsyncAGI(asyncio.Protocol):
         self._reply: list[str] = []
         self._waiter: asyncio.Future[list[str]] | None = None
         self._transport: asyncio.Transport | None = None
+        self._loop = loop  # not asyncio.get_running_loop() per command: on 3.11 each is a getpid() system call
 
     # -- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -87,7 +88,7 @@ class AsyncAGI(asyncio.Protocol):
     async def _send(self, line: str) -> list[str]:
         if self._closed or self._transport is None or self._transport.is_closing():
             raise AGIHangup("connection closed by Asterisk")
-        self._waiter = asyncio.get_running_loop().create_future()
+        self._waiter = self._loop.create_future()
         self._transport.write(line.encode() + b"\n")
         return await self._waiter
 

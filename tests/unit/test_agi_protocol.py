@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import socket
 import threading
 from collections.abc import Iterator
@@ -221,6 +222,43 @@ def test_errors_from_asterisk_are_raised_as_pyst2_errors(serve) -> None:  # type
     assert peer.command() == 'SET VARIABLE "OK" "1"'
     peer.reply("200 result=1")
     assert peer.closed() and raised == [AGIInvalidCommand, AGIUsageError]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "200 result=49 endpos=8000",
+        "200 result=0",
+        "200 result=1  endpos=5",
+        "200 result=1 (3)",
+        "200 result=0 endpos=12 (timeout)",
+        "200 result=1 (hangup)",
+        "200 result=-1",
+        "200 result=-1 endpos=0",
+        "200 result=",
+        "200 result=1 x=y=z",
+        "200 result=1 1x=2",
+    ],
+)
+def test_replies_read_as_pyst2_reads_them(line: str) -> None:
+    """The reply parser's shortcut for plain replies gives what pyst2's own regular expressions give."""
+    from asterisk.agi import AGI, AGIAppError, AGIResultHangup
+
+    from agi_scripts.agi import interpret
+
+    class Pyst2(AGI):
+        def __init__(self) -> None:  # pyst2's reading of one reply alone: no session, no signal handler
+            self.stdin, self.stderr = io.StringIO(line + "\n"), io.StringIO()
+
+    try:
+        expected: object = Pyst2().get_result()
+    except (AGIAppError, AGIResultHangup) as exc:
+        expected = type(exc)
+    try:
+        got: object = interpret([line])
+    except (AGIAppError, AGIResultHangup) as exc:
+        got = type(exc)
+    assert got == expected
 
 
 def test_failure_on_a_channel_that_is_gone_is_a_hangup(serve, caplog) -> None:  # type: ignore[no-untyped-def]
