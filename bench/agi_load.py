@@ -75,12 +75,48 @@ async def _converse(
         count += 1
 
 
+class _AsteriskSide(asyncio.Protocol):
+    """One FastAGI session as Asterisk plays it: the environment block, then a reply per command line.
+
+    A bare protocol rather than streams: Asterisk answers from C, and a load client heavier than the
+    servers it drives would cap them all at its own speed and hide their differences.
+    """
+
+    def __init__(self, i: int, record: list[str] | None, done: asyncio.Future[int]) -> None:
+        self.i, self.record, self.done = i, record, done
+        self.count = 0
+        self._buffer = b""
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]  # a TCP transport
+        self._transport.write(env_block(self.i))
+
+    def data_received(self, data: bytes) -> None:
+        *lines, self._buffer = (self._buffer + data).split(b"\n")
+        replies = []
+        for raw in lines:
+            line = raw.decode().strip()
+            if self.record is not None:
+                self.record.append(line)
+            replies.append(answer(line))
+        self.count += len(replies)
+        if replies and self._transport is not None:
+            self._transport.write("".join(replies).encode())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(self.count)
+
+
 async def _tcp_session(port: int, i: int, record: list[str] | None) -> int:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[int] = loop.create_future()
+    transport, _ = await loop.create_connection(lambda: _AsteriskSide(i, record, done), "127.0.0.1", port)
     try:
-        return await _converse(reader, writer.write, writer.drain, i, record)
+        return await done
     finally:
-        writer.close()
+        transport.close()
 
 
 async def _process_session(argv: list[str], env: dict[str, str], i: int, record: list[str] | None) -> int:
