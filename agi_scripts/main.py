@@ -102,5 +102,5 @@ async def _run(server: FastAGIServer, deps: ivr.IvrDeps, publisher: bus.LoopPubl
     try:
         await serve(server, on_reload=lambda: reload(deps))
     finally:
-        events.cancel()  # hands over what the last calls published
+        publisher.stop()  # hands over what the last calls published
         await asyncio.gather(events, return_exceptions=True)

@@ -135,7 +135,8 @@ def test_the_card_the_ivr_leaves_is_the_screen_pop(serve, deps, redis_settings) 
         client = bus.connect(redis_settings.redis_connection_url)
         assert procs.wait_until(lambda: client.exists(bus.caller_card_key(UNIQUEID)), 5)
     finally:
-        running.cancel()
+        serve.loop.loop.call_soon_threadsafe(publisher.stop)
+        running.result(10)
     assert 0 < client.ttl(bus.caller_card_key(UNIQUEID)) <= redis_settings.queue_timeout + caller_card.TTL_MARGIN_S
     ringing = {**AGENT_CALLED, "Uniqueid": UNIQUEID}
     assert published_pop(redis_settings, ringing) == (pop_as_before(the_deps.sessions, ringing), 0)
@@ -152,7 +153,8 @@ def test_a_card_redis_does_not_take_leaves_the_call_alone(serve, deps, caplog) -
             assert procs.wait_until(lambda: "did not take 1 values" in caplog.text, 5)
         assert not running.done()  # the publisher goes on
     finally:
-        running.cancel()
+        serve.loop.loop.call_soon_threadsafe(publisher.stop)
+        running.result(10)
     assert variables["ALO185_ACTION"] == "queue" and variables["ALO185_QUEUE"] == "temizlik"
     assert next(e for e in events if e["type"] == "ivr")["queue"] == "temizlik"
 

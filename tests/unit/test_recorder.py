@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -169,8 +170,8 @@ def test_loop_publisher_holds_events_while_redis_is_down_and_keeps_order(tmp_pat
         await asyncio.to_thread(redis_server.start, settings)
         for i in range(200, 300):
             publisher.publish({"type": "ivr.step", "uniqueid": "u1", "seq": i})
-        task.cancel()  # shutting down hands over what is pending
-        await asyncio.gather(task, return_exceptions=True)
+        publisher.stop()  # shutting down hands over what is pending
+        await asyncio.wait_for(task, 10)
 
     try:
         asyncio.run(scenario())
@@ -179,6 +180,67 @@ def test_loop_publisher_holds_events_while_redis_is_down_and_keeps_order(tmp_pat
         assert seqs == list(range(300))
     finally:
         redis_server.stop(settings)
+
+
+def test_a_value_put_during_a_backlog_of_events_goes_with_the_next_round_trip(redis_settings: Settings) -> None:
+    """A caller card must reach Redis before the phone rings, not after every event queued before it."""
+    publisher = bus.LoopPublisher(redis_settings.redis_connection_url, max_batch=100)
+    client = bus.connect(redis_settings.redis_connection_url)
+    seen: list[int] = []  # events in the stream when the card first showed
+
+    async def scenario() -> None:
+        for i in range(1000):
+            publisher.publish({"type": "ivr.step", "uniqueid": "u1", "seq": i})
+        task = asyncio.create_task(publisher.run())
+        while client.xlen(bus.CALL_EVENTS) == 0:
+            await asyncio.sleep(0.001)
+        publisher.put("card:u1", "{}", 60)
+        while not client.exists("card:u1"):
+            await asyncio.sleep(0)
+        seen.append(client.xlen(bus.CALL_EVENTS))
+        publisher.stop()
+        await asyncio.wait_for(task, 10)
+
+    asyncio.run(scenario())
+    assert seen[0] < 1000 and client.xlen(bus.CALL_EVENTS) == 1000
+
+
+@pytest.mark.parametrize("after_s", [0.0, 0.002, 0.005, 0.02])
+def test_a_publisher_stopped_with_a_batch_in_flight_hands_everything_over(
+    redis_settings: Settings, after_s: float
+) -> None:
+    """Shutting down mid-batch: the publisher ends, and no event is lost or written twice."""
+    publisher = bus.LoopPublisher(redis_settings.redis_connection_url, max_batch=50)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(publisher.run())
+        for i in range(2000):
+            publisher.publish({"type": "ivr.step", "uniqueid": "u1", "seq": i})
+            if i % 100 == 99:
+                await asyncio.sleep(0)
+        await asyncio.sleep(after_s)
+        publisher.stop()
+        await asyncio.wait_for(task, 10)
+
+    asyncio.run(scenario())
+    client = bus.connect(redis_settings.redis_connection_url)
+    assert [json.loads(f["event"])["seq"] for _id, f in client.xrange(bus.CALL_EVENTS)] == list(range(2000))
+
+
+def test_a_publisher_stopped_while_redis_is_down_gives_up_after_a_while(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    publisher = bus.LoopPublisher("redis://127.0.0.1:1/0")  # nothing listens there
+
+    async def scenario() -> float:
+        task = asyncio.create_task(publisher.run())
+        publisher.publish({"type": "ivr.step", "uniqueid": "u1", "seq": 0})
+        await asyncio.sleep(0.2)
+        t0 = time.monotonic()
+        publisher.stop()
+        await asyncio.wait_for(task, bus.STOP_FLUSH_S + 5)
+        return time.monotonic() - t0
+
+    assert asyncio.run(scenario()) < bus.STOP_FLUSH_S + 2
+    assert "Redis unavailable at shutdown: 1 events not published" in caplog.text
 
 
 def test_calls_missing_from_asterisks_channel_list_are_closed_as_lost(sessions) -> None:  # type: ignore[no-untyped-def]
