@@ -7,7 +7,9 @@
     the IVR publishes).
 (b) The FastAGI server alone under a protocol-level load client (bench/agi_load.py), side by
     side with panoramisk's bare FastAGI replaying the same command sequence with no work, and
-    with the classic process-per-call AGI script: sessions per second and p99. Rounds alternate
+    with the classic process-per-call AGI script: sessions per second and p99. The load client
+    answers each command with one write, as Asterisk does from C: a client costlier than the
+    servers it drives would cap them both at its own speed and hide their difference. Rounds alternate
     between the two servers and the median round counts; a session whose IVR event never
     reached the stream counts as failed. The load client, both servers and Redis share the
     machine's cores, so each server's own CPU time per session is given too (``/proc``).
