@@ -227,7 +227,7 @@ def test_a_publisher_stopped_with_a_batch_in_flight_hands_everything_over(
     assert [json.loads(f["event"])["seq"] for _id, f in client.xrange(bus.CALL_EVENTS)] == list(range(2000))
 
 
-def test_a_publisher_stopped_while_redis_is_down_gives_up_after_a_while(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_publisher_stopped_while_redis_is_down_gives_up_after_a_while(caplog) -> None:  # type: ignore[no-untyped-def]
     publisher = bus.LoopPublisher("redis://127.0.0.1:1/0")  # nothing listens there
 
     async def scenario() -> float:
