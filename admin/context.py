@@ -7,9 +7,9 @@ from flask import current_app, request
 from flask_login import current_user
 from sqlalchemy.orm import Session, sessionmaker
 
-from alo185 import audit as audit_log
-from alo185 import bus
-from alo185.models import AuditLog
+from alo185.audit import trail as audit_log
+from alo185.audit.models import AuditLog
+from alo185.core import bus
 
 
 def sessions() -> sessionmaker[Session]:

@@ -29,12 +29,17 @@ from datetime import date, datetime
 from pathlib import Path
 
 from babel.dates import format_date, format_datetime
+from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po, write_po
 from babel.numbers import format_decimal
 from flask import Blueprint, Flask, redirect, request, session, url_for
 from flask_babel import Babel, get_locale, gettext
 
+from alo185.quality import corrective, nonconformity
+from alo185.reports import tables
 from alo185.reports.tables import number_tr
+from alo185.surveys.scale import LABELS
+from alo185.tickets import queries, workflow
 
 LANGUAGES = ("tr", "en")
 DEFAULT = "tr"
@@ -108,10 +113,6 @@ def number_local(value: float | None, decimals: int = 0) -> str:
 
 def vocabulary() -> set[str]:
     """The domain's Turkish words that pages show, translated through the catalogue like the templates' text."""
-    from alo185.quality import corrective, nonconformity
-    from alo185.reports import tables
-    from alo185.tickets import queries, workflow
-    from ivr.survey import LABELS
 
     return {
         *workflow.STATUS_TR.values(),
@@ -146,7 +147,6 @@ def init_app(app: Flask) -> None:
 
 def _pybabel(*args: str) -> int:
     """pybabel run from the repository's root, so that the catalogues name files by relative paths."""
-    from babel.messages.frontend import CommandLineInterface
 
     with contextlib.chdir(ROOT):
         return CommandLineInterface().run(["pybabel", "-q", *args]) or 0

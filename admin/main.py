@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from admin import create_app
-from alo185.settings import Settings
+from admin.app import create_app
+from alo185.core.settings import Settings
 
 
 def main(settings: Settings) -> None:

@@ -13,8 +13,8 @@ import sys
 from agi_scripts import ivr
 from agi_scripts.agi import AGIHangup, SocketAGI
 from agi_scripts.main import build_deps
-from alo185 import bus
-from alo185.settings import load_settings
+from alo185.core import bus
+from alo185.core.settings import load_settings
 
 
 class BlockingChannel:

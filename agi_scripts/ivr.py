@@ -14,14 +14,14 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.orm import Session, sessionmaker
 
 from agi_scripts.session import AGIHangup
-from alo185 import bus
-from alo185.phone import normalize
+from alo185.callbacks import machine, store
+from alo185.core import bus
+from alo185.core.phone import normalize
+from alo185.menu.prompt_files import PromptFiles
+from alo185.menu.versions import LiveTree
 from alo185.tickets import caller_card
 from ivr import engine
-from ivr.prompt_files import PromptFiles
 from ivr.tree import VOICEMAIL_PROMPTS
-from ivr.versions import LiveTree
-from queue_manager import callbacks
 
 log = logging.getLogger(__name__)
 ALL_KEYS = "0123456789*#"
@@ -148,7 +148,7 @@ class Runner:
             return False
         self.publish({"type": "callback", "callback_id": callback_id, "state": "requested", "queue": cmd.queue})
         try:  # the queue manager places it at once instead of at its next sweep
-            await self.agi.execute("EXEC", "UserEvent", f'"{callbacks.USER_EVENT},Stage: requested"')
+            await self.agi.execute("EXEC", "UserEvent", f'"{machine.USER_EVENT},Stage: requested"')
         except AGIHangup:
             raise
         except Exception as exc:
@@ -157,7 +157,7 @@ class Runner:
 
     def _store_callback(self, cmd: engine.RequestCallback, caller: str) -> int:
         with self.deps.sessions.begin() as session:
-            row = callbacks.request(
+            row = store.request(
                 session,
                 call_uniqueid=self.uniqueid,
                 caller=caller,

@@ -14,14 +14,14 @@ import uvloop
 from agi_scripts import ivr, survey, voicemail
 from agi_scripts.overflow import LivePredictor
 from agi_scripts.server import FastAGIServer, serve
-from alo185 import bus, db
-from alo185.pbx import Pbx
-from alo185.settings import Settings
+from alo185.core import bus, db
+from alo185.core.asterisk import Asterisk
+from alo185.core.settings import Settings
+from alo185.menu.lookups import DbServices
+from alo185.menu.prompt_files import PromptFiles
+from alo185.menu.versions import LiveTree
 from alo185.tickets import caller_card
 from alo185.voicemail.spool import dirs_for
-from ivr.prompt_files import PromptFiles
-from ivr.store import DbServices
-from ivr.versions import LiveTree
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def build_deps(
     render_prompts: bool = True,
     put: Callable[[str, str, int], None] | None = None,
 ) -> ivr.IvrDeps:
-    pbx = Pbx.locate(settings)
+    pbx = Asterisk.locate(settings)
     sessions = db.session_factory(settings.database_url)
     prompts = PromptFiles(pbx.instance_dir / "sounds")
     trees = LiveTree()

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 from sqlalchemy.orm import Session, sessionmaker
 
-from alo185 import bus
-from queue_manager import overflow
+from alo185.core import bus
+from alo185.queues import overflow
 
 
 class LivePredictor:

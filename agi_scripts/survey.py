@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from agi_scripts.agi import quote
 from agi_scripts.ivr import Channel, IvrDeps, Runner, drive
 from agi_scripts.session import AGIHangup
-from alo185.models import SurveyAnswer, SurveyOptOut
-from alo185.phone import normalize
+from alo185.core.phone import normalize
+from alo185.surveys import keypad, scale
+from alo185.surveys.models import SurveyAnswer, SurveyOptOut
 from alo185.voicemail import spool
-from ivr import survey
 
 MIN_COMMENT_BYTES = 8000 * 2  # a second of speech
 
@@ -65,19 +65,19 @@ async def run(agi: Channel, deps: SurveyDeps) -> None:
     runner.publish({**event, "offered": True})  # counted even if the caller hangs up now
     # Without an extension (RECORD FILE adds it); a uniqueid has a dot of its own.
     comment = deps.dirs.recording / spool.file_stem(uniqueid, "comment")
-    flow = survey.run_survey(lang if lang in ("tr", "en", "ar") else "tr")
+    flow = keypad.run_survey(lang if lang in ("tr", "en", "ar") else "tr")
     answer: int | None = None
 
     async def execute(cmd: Any) -> Any:
         nonlocal answer
-        if isinstance(cmd, survey.RecordComment):
+        if isinstance(cmd, keypad.RecordComment):
             return await _record(agi, deps, comment, cmd.max_s)
         result = await runner.execute(cmd)
-        answer = survey.ANSWERS.get(result, answer) if isinstance(result, str) else answer
+        answer = scale.ANSWERS.get(result, answer) if isinstance(result, str) else answer
         return result
 
     try:
-        outcome: survey.SurveyResult = await drive(flow, execute)
+        outcome: keypad.SurveyResult = await drive(flow, execute)
     except AGIHangup:
         # Hung up after answering (while commenting, or during the thanks): the answer counts.
         said = _wav(comment).exists()

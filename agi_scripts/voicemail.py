@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import redis
 
 from agi_scripts.ivr import Channel
-from alo185.phone import normalize
+from alo185.core.phone import normalize
 from alo185.voicemail import spool
 
 log = logging.getLogger(__name__)

@@ -1,1 +1,1 @@
-"""alo185: shared core (settings, models, event bus, processes, PBX, command line)."""
+"""alo185's domain, a package per feature, over its infrastructure (``core``); the ``alo185`` command (``cli``)."""

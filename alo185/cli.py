@@ -11,11 +11,19 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from alo185 import db, procs, services
-from alo185.models import Role
-from alo185.pbx import Pbx, ProvisionError
-from alo185.phone import MaskingFilter
-from alo185.settings import Settings, load_settings
+from alo185 import services
+from alo185.channels import api_keys
+from alo185.core import db, procs
+from alo185.core.asterisk_root import ProvisionError
+from alo185.core.phone import MaskingFilter
+from alo185.core.settings import Settings, load_settings
+from alo185.operators import phones, queue_commands
+from alo185.org import accounts
+from alo185.org.models import Role, User
+from alo185.pbx import control
+from alo185.pbx.control import Pbx
+from alo185.privacy import retention
+from alo185.voicemail import model_files
 
 
 def _pbx(settings: Settings, args: argparse.Namespace) -> int:
@@ -45,9 +53,6 @@ def _pbx(settings: Settings, args: argparse.Namespace) -> int:
 def _user(settings: Settings, args: argparse.Namespace) -> int:
     """Add a staff account or set a new password (without --password-stdin one is made and shown once);
     give an operator a phone extension or queue skills. A change to operators' phones reloads the PBX."""
-    from alo185 import operators, queue_commands, staff
-    from alo185.models import User
-
     if args.action not in ("add", "password", "skills", "extension"):
         raise ValueError(f"unknown action {args.action!r}")
     if args.skills and args.action != "skills":
@@ -55,13 +60,13 @@ def _user(settings: Settings, args: argparse.Namespace) -> int:
     makes_password = args.action in ("add", "password")
     password = ""
     if makes_password:
-        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else staff.new_password()
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else accounts.new_password()
     db.migrate(settings.database_url)
     with db.session_factory(settings.database_url).begin() as session:
         if args.action == "add":
             if not args.role:
                 raise ValueError("a new user needs --role")
-            user = staff.create_user(
+            user = accounts.create_user(
                 session,
                 args.username,
                 role=args.role,
@@ -76,17 +81,17 @@ def _user(settings: Settings, args: argparse.Namespace) -> int:
             if user is None:
                 raise ValueError(f"no user {args.username!r}")
             if args.action == "password":
-                staff.set_password(user, password)
+                accounts.set_password(user, password)
             elif args.action == "extension":
-                operators.assign_extension(session, user, args.extension)
+                accounts.assign_extension(session, user, args.extension)
             else:
-                operators.set_skills(session, user, operators.parse_skills(args.skills))
-        extension, skills = user.extension, operators.skills_of(session, user.id)
+                phones.set_skills(session, user, phones.parse_skills(args.skills))
+        extension, skills = user.extension, phones.skills_of(session, user.id)
     if makes_password and not args.password_stdin:
         print(f"{args.username}: {password}")
     if extension and args.action in ("add", "extension"):
         print(f"{args.username}: SIP extension {extension} (its password: sip_{extension} in the secrets file)")
-        if operators.reload_pbx(settings):
+        if control.reload_phones(settings):
             print("PBX: SIP endpoints reloaded")
     if args.action == "skills":
         print(f"{args.username}: " + (", ".join(f"{q} (penalty {p})" for q, p in skills.items()) or "no skills"))
@@ -95,8 +100,6 @@ def _user(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _models(settings: Settings, action: str) -> int:
-    from alo185.voicemail import model_files
-
     try:
         if action == "fetch":
             path = model_files.fetch(settings.var_dir / "models")
@@ -109,8 +112,6 @@ def _models(settings: Settings, action: str) -> int:
 
 
 def _retention(settings: Settings, dry_run: bool) -> int:
-    from alo185.privacy import retention
-
     db.migrate(settings.database_url)
     with db.session_factory(settings.database_url)() as session:
         entries = retention.run(
@@ -128,18 +129,19 @@ def _retention(settings: Settings, dry_run: bool) -> int:
 
 
 def _foreground(command: str, settings: Settings, args: argparse.Namespace) -> int:
+    # Each process loads only its own adapter: ``alo185 agi`` needs neither Flask nor Vosk.
     if command == "agi":
         from agi_scripts.main import main
     elif command == "queue":
         from queue_manager.service import main
     elif command == "recorder":
-        from admin.recorder import main
+        from workers.recorder import main
     elif command == "sms":
-        from alo185.sms.sender import main
+        from workers.sms import main
     elif command == "scheduler":
-        from alo185.scheduler import main
+        from workers.scheduler import main
     elif command == "worker":
-        from alo185.voicemail.worker import main as worker_main
+        from workers.voicemail import main as worker_main
 
         def main(s: Settings) -> None:
             worker_main(s, name=args.name)
@@ -219,15 +221,13 @@ def main(argv: list[str] | None = None) -> int:
             for name, pid in services.status(settings).items():
                 print(f"{name:<9} {'pid ' + str(pid) if pid else 'stopped'}")
         elif args.cmd == "demo":
-            from alo185 import demo
+            from harness import demo  # the development harness: this command is its only door from here
 
             records = demo.run(settings, args.calls)
             return 0 if records and all(r.ended_at for r in records) else 1
         elif args.cmd == "migrate":
             services.prepare_database(settings)
         elif args.cmd == "apikey":
-            from alo185.channels import api_keys
-
             db.migrate(settings.database_url)
             with db.session_factory(settings.database_url).begin() as session:
                 print(api_keys.create(session, args.name))

@@ -8,9 +8,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from alo185 import bus, db, procs, redis_server
-from alo185.pbx import Pbx
-from alo185.settings import ENV_PREFIX, Settings
+from alo185.core import bus, db, procs, redis_server
+from alo185.core.settings import ENV_PREFIX, Settings
+from alo185.menu.versions import ensure_seeded
+from alo185.pbx.control import Pbx
+from alo185.privacy import retention
+from alo185.sms import templates
+from alo185.tickets.seed import seed
 
 
 @dataclass(frozen=True)
@@ -63,10 +67,6 @@ def start_process(settings: Settings, service: Service, timeout: float = 30) -> 
 
 def prepare_database(settings: Settings) -> None:
     """Migrate, then add the shipped reference data (idempotent: edits made since are kept)."""
-    from alo185.privacy import retention
-    from alo185.sms import templates
-    from alo185.tickets.seed import seed
-    from ivr.versions import ensure_seeded
 
     db.migrate(settings.database_url)
     with db.session_factory(settings.database_url).begin() as session:

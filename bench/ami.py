@@ -2,7 +2,7 @@
 
 The AMI stream of a real run (``bench/data/ami_stream.txt.gz``, recorded by
 ``python -m bench.ami_capture``) is fed at full speed, in socket-sized chunks, to an AMI protocol
-(panoramisk's own ``AMIProtocol``, or the queue manager's ``alo185.ami_protocol.AmiProtocol``),
+(panoramisk's own ``AMIProtocol``, or the queue manager's ``alo185.core.ami_protocol.AmiProtocol``),
 wired to a ``Manager`` the way ``Manager.connection_made`` wires it after a connect; only the
 socket is missing. Every side yields to the event loop after every chunk, as a socket read does.
 The stream is replayed as many times as it takes to make a round long enough to time.
@@ -58,15 +58,15 @@ from typing import Any
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 
-from alo185 import bus, db, redis_server
-from alo185.ami_protocol import AmiProtocol
-from alo185.instance import isolated_settings
-from alo185.models import Citizen
-from alo185.phone import normalize
-from alo185.settings import Settings
+from alo185.core import bus, db, redis_server
+from alo185.core.ami_protocol import AmiProtocol
+from alo185.core.phone import normalize
+from alo185.core.settings import Settings
 from alo185.tickets import caller_card
+from alo185.tickets.models import Citizen
 from bench.ami_capture import INDEX_FILE, STREAM_FILE
 from bench.common import summary_ms
+from harness.instance import isolated_settings
 from queue_manager import screenpop
 from queue_manager.events import CALL_USEREVENT, TRANSLATORS
 from queue_manager.service import QueueManager
@@ -446,7 +446,7 @@ def figures(results: dict[str, list], facts: dict, size: int, passes: int) -> di
         "state_ok": not failed,
         "states_checked": len(results["states"]),
         "state": (failed or results["states"])[-1],
-        "includes": "the queue manager's AMI protocol (alo185.ami_protocol: the same messages as panoramisk's "
+        "includes": "the queue manager's AMI protocol (alo185.core.ami_protocol: the same messages as panoramisk's "
         "parse) and panoramisk's dispatch; the queue manager's handlers: call events translated into the "
         "outbox and written to a private Redis by its publisher, the live state and its publisher, screen-pops "
         "(the writer's script reads the caller card the IVR stored before the call reached its queue and "

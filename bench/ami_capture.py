@@ -27,10 +27,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from alo185 import procs, simulate
-from alo185.instance import Stack, isolated_settings, running_stack
-from alo185.settings import Settings
+from alo185.core import procs
+from alo185.core.settings import Settings
 from bench.calls import PATHS
+from harness import simulate
+from harness.instance import Stack, isolated_settings, running_stack
 
 STREAM_FILE = Path(__file__).parent / "data" / "ami_stream.txt.gz"
 INDEX_FILE = STREAM_FILE.with_name("ami_stream.json")

@@ -54,14 +54,15 @@ from typing import Any
 from panoramisk import Manager
 from sqlalchemy import select
 
-from alo185 import ami, db, procs, services
-from alo185.instance import Stack, isolated_settings, running_stack
-from alo185.models import CallRecord
-from alo185.models.callbacks import PLACEHOLDER_PREFIX, Callback
-from alo185.settings import Settings
+from alo185 import services
+from alo185.callbacks.models import PLACEHOLDER_PREFIX, Callback
+from alo185.calls.models import CallRecord
+from alo185.core import ami, db, procs
+from alo185.core.settings import Settings
+from alo185.queues import erlang
+from alo185.queues.service_level import figures, figures_from_records, parse
 from bench.busy_hour_model import erlang_a, replay, simulate
-from queue_manager import erlang
-from queue_manager.service_level import figures, figures_from_records, parse
+from harness.instance import Stack, isolated_settings, running_stack
 
 QUEUE, PATH = "temizlik", "1w3"  # Türkçe, then 3: cleaning (open around the clock)
 # Asterisk's Answer() waits up to 0.5 s for media before the dialplan goes on, and a Local channel has none:
@@ -288,14 +289,14 @@ def _wav_s(path: Path) -> float:
 
 
 def _prompt_s(stack: Stack, prompt_id: str) -> float:
-    from ivr.prompt_files import PromptFiles
+    from alo185.menu.prompt_files import PromptFiles
 
     return _wav_s(PromptFiles(stack.pbx.instance_dir / "sounds").file("tr", prompt_id))
 
 
 def _compress_prompts(stack: Stack, factor: float) -> dict[str, float]:
     """Upload silence as long as each callback prompt over ``factor``; returns the real and compressed lengths."""
-    from ivr.prompt_files import PromptFiles
+    from alo185.menu.prompt_files import PromptFiles
 
     files, lengths = PromptFiles(stack.pbx.instance_dir / "sounds"), {}
     for prompt_id in CALLBACK_PROMPTS:

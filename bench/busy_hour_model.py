@@ -1,6 +1,6 @@
-"""Erlang A (M/M/N+M) figures the busy-hour benchmark needs beyond ``queue_manager.erlang``.
+"""Erlang A (M/M/N+M) figures the busy-hour benchmark needs beyond ``alo185.queues.erlang``.
 
-``queue_manager.erlang`` gives Erlang C's SL and ASA (nobody abandons) and Erlang A's abandon share.
+``alo185.queues.erlang`` gives Erlang C's SL and ASA (nobody abandons) and Erlang A's abandon share.
 A queue whose callers do abandon answers fewer, and sooner, than Erlang C says, so the measured SL
 and ASA are also put next to Erlang A's: P(answered within T) over all callers, and the mean wait
 of the answered (the ASA of the figures).
@@ -17,7 +17,7 @@ import heapq
 import math
 import random
 
-from queue_manager.erlang import stationary
+from alo185.queues.erlang import stationary
 
 
 def _hypoexp_cdf(rates: list[float], t: float) -> float:

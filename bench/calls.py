@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from alo185 import simulate
-from alo185.instance import Stack, isolated_settings, running_stack
 from bench.common import summary_ms
+from harness import simulate
+from harness.instance import Stack, isolated_settings, running_stack
 
 PATHS = ("1w1w1", "1w3", "2w4")  # water fault; cleaning; English, roads (queues open around the clock)
 

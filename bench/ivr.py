@@ -30,10 +30,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from alo185 import bus, procs, redis_server, services
-from alo185.instance import Stack, isolated_settings, running_stack
+from alo185 import services
+from alo185.core import bus, procs, redis_server
 from bench import agi_load
 from bench.common import percentile, summary_ms
+from harness.instance import Stack, isolated_settings, running_stack
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -78,7 +79,8 @@ def through_asterisk(calls: int) -> dict[str, Any]:
 def _originate(st: Stack, calls: int, keys: str) -> list[str]:
     import asyncio
 
-    from alo185 import ami, simulate
+    from alo185.core import ami
+    from harness import simulate
 
     async def go() -> list[str]:
         ids = []
@@ -201,7 +203,7 @@ def _cpu_s(pid: int) -> float:
 
 
 def _remove_instance(settings: Any) -> None:
-    from alo185.pbx import Pbx
+    from alo185.pbx.control import Pbx
 
     Pbx.locate(settings).remove_instance()
 

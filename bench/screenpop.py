@@ -23,11 +23,14 @@ from typing import Any
 
 from playwright.sync_api import Page, expect, sync_playwright
 
-from alo185 import db, operators, staff
-from alo185.instance import Stack, isolated_settings, running_stack
-from alo185.models import Role
-from alo185.softphone import Softphone
+from alo185.core import db
+from alo185.operators import phones
+from alo185.org import accounts
+from alo185.org.models import Role
+from alo185.pbx import control
 from bench.common import percentile
+from harness.instance import Stack, isolated_settings, running_stack
+from harness.softphone import Softphone
 
 CHROMIUM = "/usr/bin/chromium"
 QUEUE = "fen"  # main menu 4: roads, open around the clock
@@ -39,12 +42,12 @@ GOAL_P95_MS = 100.0
 
 def _operator(stack: Stack) -> tuple[str, str, str]:
     """(username, password, extension) of a new operator in ``QUEUE``; the PBX renders their endpoint."""
-    password = staff.new_password()
+    password = accounts.new_password()
     with db.session_factory(stack.settings.database_url).begin() as session:
-        user = staff.create_user(session, "bench-operator", role=Role.OPERATOR, password=password)
-        operators.set_skills(session, user, {QUEUE: 0})
+        user = accounts.create_user(session, "bench-operator", role=Role.OPERATOR, password=password)
+        phones.set_skills(session, user, {QUEUE: 0})
         extension = user.extension
-    if not extension or not operators.reload_pbx(stack.settings):
+    if not extension or not control.reload_phones(stack.settings):
         raise RuntimeError("the operator's SIP endpoint was not rendered")
     return "bench-operator", password, extension
 

@@ -25,12 +25,15 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from alo185 import db, pg_cluster, services
-from alo185.models import Category, Citizen, District, Mahalle, Ticket
-from alo185.reports.tickets import month_report
-from alo185.settings import Settings
+from alo185 import services
+from alo185.core import db
+from alo185.core.settings import Settings
+from alo185.org.models import District, Mahalle
 from alo185.tickets import numbers, queries, search
+from alo185.tickets.figures import month_report
+from alo185.tickets.models import Category, Citizen, Ticket
 from bench.common import percentile
+from harness import pg_cluster
 
 BATCH = 20_000
 WEIGHTS = {  # category code -> relative frequency

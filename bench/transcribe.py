@@ -32,14 +32,15 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from alo185 import bus, db, procs, redis_server, services
-from alo185.instance import isolated_settings
-from alo185.models import Voicemail
-from alo185.pbx import Pbx
-from alo185.settings import Settings
+from alo185 import services
+from alo185.core import bus, db, procs, redis_server
+from alo185.core.settings import Settings
+from alo185.pbx.control import Pbx
 from alo185.voicemail import spool
 from alo185.voicemail.model_files import packaged_model, speak
+from alo185.voicemail.models import Voicemail
 from alo185.voicemail.transcribe import DecoderOptions, Transcriber
+from harness.instance import isolated_settings
 
 PHRASES = (
     "안녕하세요 물이 나오지 않습니다 도와주세요",

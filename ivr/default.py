@@ -1,4 +1,4 @@
-"""The tree the project ships (``ivr/trees/default.yaml``): the first version, and the PBX's queues."""
+"""The tree the project ships (``ivr/trees/default.yaml``): the first published version, and the queues the PBX has."""
 
 from __future__ import annotations
 
@@ -17,8 +17,3 @@ def default_yaml() -> str:
 @cache
 def default_tree() -> Tree:
     return load_yaml(default_yaml())
-
-
-def pbx_queues() -> dict[str, str]:
-    """Queue name -> title for every queue the PBX is configured with."""
-    return {name: q.title for name, q in default_tree().queues.items()}

@@ -72,7 +72,7 @@ class OperatorsLoggedIn:
 
 @dataclass(frozen=True)
 class PredictWait:
-    """The predicted wait of a caller joining ``queue`` now (``queue_manager.overflow.Prediction``).
+    """The predicted wait of a caller joining ``queue`` now (``alo185.queues.overflow.Prediction``).
 
     Answered from the live queue state; None when it is not known (the caller is then queued as ever).
     """
@@ -102,7 +102,7 @@ Command = Play | Collect | WaitKey | Say | SayDigits | OperatorsLoggedIn | Predi
 
 
 class Overflow(Protocol):
-    """What the offer needs of a prediction (``queue_manager.overflow.Prediction``)."""
+    """What the offer needs of a prediction (``alo185.queues.overflow.Prediction``)."""
 
     @property
     def nobody(self) -> bool: ...

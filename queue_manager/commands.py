@@ -2,7 +2,7 @@
 
 Started from ``QueueManager.start`` (``commands.start(...)``):
 
-- **Commands** (``alo185.queue_commands``) are read from the stream ``alo185:queue-commands`` in the
+- **Commands** (``alo185.operators.queue_commands``) are read from the stream ``alo185:queue-commands`` in the
   consumer group ``queue-manager``, carried out one at a time, answered on
   ``alo185:queue-command:<id>`` and only then acknowledged:
 
@@ -37,8 +37,9 @@ import redis.asyncio as aioredis
 from panoramisk import Manager
 from sqlalchemy.orm import Session, sessionmaker
 
-from alo185 import ami, bus, operators, queue_commands
-from alo185.operators import Phone
+from alo185.core import ami, bus
+from alo185.operators import codes, phones, queue_commands
+from alo185.operators.phones import Phone
 from queue_manager.events import header
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ class Commands:
 
     def _phone(self, extension: str) -> Phone | None:
         with self.sessions() as session:
-            return operators.by_extension(session, extension)
+            return phones.by_extension(session, extension)
 
     async def _action(self, fields: dict[str, Any]) -> None:
         await ami.action(self.manager, fields, timeout=ACTION_TIMEOUT_S)
@@ -215,7 +216,7 @@ class Commands:
         return ("logged out" if current else "was not logged in"), {}
 
     async def _pause(self, phone: Phone, command: dict[str, Any]) -> tuple[str, dict[str, int]]:
-        return await self._set_paused(phone, True, str(command.get("reason") or operators.DEFAULT_PAUSE.code))
+        return await self._set_paused(phone, True, str(command.get("reason") or codes.DEFAULT_PAUSE.code))
 
     async def _unpause(self, phone: Phone, _command: dict[str, Any]) -> tuple[str, dict[str, int]]:
         return await self._set_paused(phone, False, "")

@@ -16,15 +16,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from alo185 import bus
-from alo185.phone import normalize
+from alo185.core import bus
+from alo185.core.phone import normalize
 from queue_manager.events import header
-
-CHANNEL_PREFIX = "alo185:screenpop:"
-
-
-def channel_for(member: str) -> str:
-    return CHANNEL_PREFIX + member
 
 
 def channel_variables(event: Mapping[str, Any]) -> dict[str, str]:

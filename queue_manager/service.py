@@ -14,8 +14,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from panoramisk import Manager
 
-from alo185 import ami, bus, db
-from alo185.settings import Settings
+from alo185.core import ami, bus, db
+from alo185.core.settings import Settings
 from alo185.tickets import caller_card
 from queue_manager import callbacks, commands, screenpop
 from queue_manager.events import TRANSLATORS, header
@@ -248,13 +248,13 @@ class QueueManager:
             if card is None:
                 carded.append(pop)
             else:
-                messages.append((screenpop.channel_for(pop["member"]), screenpop.payload(pop, card)))
+                messages.append((bus.screenpop_channel(pop["member"]), screenpop.payload(pop, card)))
         values = []
         if live is not None:
             values.append((bus.LIVE_QUEUES, live))
             messages.append((bus.LIVE_QUEUES, live))
         with_cards = [
-            (bus.caller_card_key(pop["uniqueid"]), screenpop.channel_for(pop["member"]), *screenpop.unfinished(pop))
+            (bus.caller_card_key(pop["uniqueid"]), bus.screenpop_channel(pop["member"]), *screenpop.unfinished(pop))
             for pop in carded
         ]
         try:

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from alo185 import db, pg_cluster, redis_server
-from alo185.instance import SIM_OPERATOR_NAME, Stack, isolated_settings, running_stack
-from alo185.settings import Settings
+from alo185.core import db, redis_server
+from alo185.core.settings import Settings
 from alo185.voicemail.model_files import packaged_model
+from harness import pg_cluster
+from harness.instance import SIM_OPERATOR_NAME, Stack, isolated_settings, running_stack
 from tests.staff import World, build_world
 
 TEST_OPERATOR = SIM_OPERATOR_NAME

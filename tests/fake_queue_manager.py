@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from alo185 import bus, queue_commands
-from alo185.settings import Settings
+from alo185.core import bus
+from alo185.core.settings import Settings
+from alo185.operators import queue_commands
 
 Answer = Callable[[dict[str, Any]], dict[str, Any]]
 

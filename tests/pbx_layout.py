@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alo185.pbx import Pbx
-from alo185.settings import Settings
+from alo185.core.settings import Settings
+from alo185.pbx.control import Pbx
 
 
 def fake_system_pbx(tmp_path: Path, **settings: Any) -> Pbx:

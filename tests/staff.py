@@ -10,10 +10,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from admin import create_app
-from alo185 import services, staff
-from alo185.models import AuditLog, Role, Ticket
-from alo185.settings import Settings
+from admin.app import create_app
+from alo185 import services
+from alo185.audit.models import AuditLog
+from alo185.core.settings import Settings
+from alo185.org import accounts
+from alo185.org.models import Role
+from alo185.tickets.models import Ticket
 from alo185.tickets.queries import create_ticket
 
 PASSWORD = "parola-1234567"
@@ -21,7 +24,7 @@ PASSWORD = "parola-1234567"
 
 def add_user(app: Flask, username: str, role: Role | str, directorate_code: str | None = None) -> None:
     with app.extensions["alo185.sessions"].begin() as session:
-        staff.create_user(session, username, role=role, password=PASSWORD, directorate_code=directorate_code)
+        accounts.create_user(session, username, role=role, password=PASSWORD, directorate_code=directorate_code)
 
 
 def csrf_token(client: FlaskClient, path: str = "/login") -> str:

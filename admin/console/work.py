@@ -13,22 +13,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alo185 import access
-from alo185 import phone as phones
-from alo185.access import Perm
-from alo185.models import (
-    CallRecord,
-    Category,
-    ChangeChannel,
-    Channel,
-    Citizen,
-    PlatformRole,
-    Role,
-    Ticket,
-    TicketHistory,
-    User,
-)
+from alo185.calls.models import CallRecord
+from alo185.core import phone as phones
+from alo185.org import access
+from alo185.org.access import Perm
+from alo185.org.models import Role, User
 from alo185.tickets import queries, search, workflow
+from alo185.tickets.models import Category, ChangeChannel, Channel, Citizen, PlatformRole, Ticket, TicketHistory
 
 MAX_NOTE = 2000
 MAX_DESCRIPTION = 4000

@@ -9,7 +9,7 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alo185.models import ApiKey
+from alo185.channels.models import ApiKey
 
 
 def _hash(key: str) -> str:

@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alo185.models import Category, District, Ticket, TicketAttachment
+from alo185.org.models import District
 from alo185.tickets import queries
+from alo185.tickets.models import Category, Ticket, TicketAttachment
 
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-21T00:00:00Z"

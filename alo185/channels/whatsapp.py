@@ -18,10 +18,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alo185.models import InboundMessage, Ticket, TicketAttachment, TicketHistory
-from alo185.phone import normalize
+from alo185.channels.models import InboundMessage
+from alo185.core.phone import normalize
 from alo185.sms import outbox
 from alo185.tickets import queries
+from alo185.tickets.models import Ticket, TicketAttachment, TicketHistory
 from alo185.voicemail.categorize import Rules
 
 CHANNEL = "whatsapp"

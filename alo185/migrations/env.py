@@ -1,12 +1,12 @@
-"""Alembic environment: the URL comes from alo185's settings (via db.alembic_config)."""
+"""Alembic environment: the URL comes from alo185's settings (``alo185.core.db``); the target is the whole schema."""
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from alo185.models import Base
+from alo185 import schema
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = schema.metadata
 
 
 def run_migrations_offline() -> None:

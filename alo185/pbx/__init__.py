@@ -1,6 +1,1 @@
-"""The PBX the project provisions, configures and runs."""
-
-from alo185.pbx.control import Pbx
-from alo185.pbx.provision import ProvisionError
-
-__all__ = ["Pbx", "ProvisionError"]
+"""The PBX the project owns: its configuration from the domain (``config``), the instance run with it (``control``)."""

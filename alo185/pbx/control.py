@@ -1,120 +1,34 @@
-"""One Asterisk instance: its files, its configuration and its process."""
+"""The PBX as the project runs it: an Asterisk instance configured from the domain at every start and reload."""
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import subprocess
 from collections.abc import Callable
-from pathlib import Path
+from typing import Self
 
-from alo185 import operators, procs
-from alo185.pbx import provision, render
-from alo185.recordings import SPOOL_NAME
-from alo185.settings import Settings
-
-PROCESS_NAME = "asterisk"
-INSTANCE_SUBDIRS = ("etc", "spool", "log", "run", "lib", "cache", "sounds")
+from alo185.core.asterisk import Asterisk
+from alo185.core.asterisk_root import ProvisionError
+from alo185.core.settings import Settings
+from alo185.pbx import config
 
 
-class Pbx:
-    """An Asterisk instance, either the system's binary or one inside the shared sid root."""
-
-    def __init__(self, settings: Settings, chroot: Path | None, binary: str) -> None:
-        self.settings = settings
-        self.chroot = chroot
-        self.binary = binary
+class Pbx(Asterisk):
+    """An ``Asterisk`` whose configuration (``asterisk_conf/``) is rendered before it starts or reloads."""
 
     @classmethod
-    def locate(cls, settings: Settings) -> Pbx:
-        """The installed PBX; raises ProvisionError if there is none yet."""
-        system = provision.system_asterisk()
-        if system:
-            return cls(settings, None, system)
-        if provision.root_is_ready(settings.pbx_root):
-            return cls(settings, settings.pbx_root, "/usr/sbin/asterisk")
-        raise provision.ProvisionError("Asterisk is not installed yet: run 'alo185 pbx install' (as root)")
-
-    @classmethod
-    def install(cls, settings: Settings, log: Callable[[str], None] = print) -> Pbx:
-        if provision.system_asterisk() is None:
-            provision.provision_root(settings.pbx_root, settings.debian_mirror, log)
-        pbx = cls.locate(settings)
+    def install(cls, settings: Settings, log: Callable[[str], None] = print) -> Self:
+        pbx = cls.provision(settings, log)
         pbx.render()
         return pbx
 
-    @property
-    def instance_dir(self) -> Path:
-        """Host path of this instance's files (inside the root when chrooted)."""
-        if self.chroot is None:
-            return self.settings.var_dir / "asterisk"
-        return self.chroot / "srv" / "alo185" / self.settings.instance
-
-    def pbx_path(self, host_path: Path) -> str:
-        """``host_path`` (a path under the root) as Asterisk sees it. On every prompt played: no syscalls."""
-        if self.chroot is None:
-            return str(host_path)
-        text, root = str(host_path), str(self.chroot)
-        if not text.startswith(root + "/"):
-            raise ValueError(f"{host_path} is outside the PBX root {root}")
-        return text[len(root) :]
-
-    def host_path(self, pbx_path: str) -> Path:
-        return Path(pbx_path) if self.chroot is None else self.chroot / pbx_path.lstrip("/")
-
-    @property
-    def conf_file(self) -> Path:
-        return self.instance_dir / "etc" / "asterisk.conf"
-
-    def argv(self, *args: str) -> list[str]:
-        prefix = [] if self.chroot is None else ["chroot", str(self.chroot)]
-        return [*prefix, self.binary, "-C", self.pbx_path(self.conf_file), *args]
-
     def render(self) -> None:
-        for sub in INSTANCE_SUBDIRS:
-            (self.instance_dir / sub).mkdir(parents=True, exist_ok=True)
-        (self.instance_dir / "spool" / "alo185-voicemail" / "recording").mkdir(parents=True, exist_ok=True)
-        if self.settings.record_calls:
-            (self.settings.recording_dir or self.instance_dir / "spool" / SPOOL_NAME).mkdir(parents=True, exist_ok=True)
-        render.render_all(self)
-        operators.render_prompts(self.instance_dir / "sounds")
-
-    def running(self) -> bool:
-        return procs.running_pid(self.settings, PROCESS_NAME) is not None
+        self.make_dirs()
+        config.render(self)
 
     def start(self, timeout: float = 60.0) -> None:
         if self.running():
             return
         self.render()
-        # A stale control socket from a killed instance would make '-rx' talk to nothing.
-        (self.instance_dir / "run" / "asterisk.ctl").unlink(missing_ok=True)
-        procs.spawn(self.settings, PROCESS_NAME, self.argv("-f", "-n"))
-        if not procs.wait_until(self._booted, timeout, interval=0.25):
-            raise RuntimeError(
-                f"Asterisk did not boot in {timeout:.0f} s; see {procs.log_path(self.settings, PROCESS_NAME)}"
-            )
-
-    def _booted(self) -> bool:
-        if not self.running():
-            raise RuntimeError(f"Asterisk exited at start; see {procs.log_path(self.settings, PROCESS_NAME)}")
-        try:
-            return self.cli("core waitfullybooted", timeout=5).startswith("Asterisk has fully booted")
-        except (subprocess.SubprocessError, RuntimeError):
-            return False
-
-    def stop(self) -> bool:
-        if self.running():
-            with contextlib.suppress(subprocess.SubprocessError, RuntimeError):
-                self.cli("core stop now", timeout=10)
-            procs.wait_until(lambda: not self.running(), 10)
-        return procs.stop(self.settings, PROCESS_NAME)
-
-    def cli(self, command: str, timeout: float = 15) -> str:
-        """Run one CLI command in the running instance and return its output."""
-        proc = subprocess.run(self.argv("-rx", command), capture_output=True, text=True, timeout=timeout)
-        if proc.returncode != 0:
-            raise RuntimeError(f"asterisk -rx {command!r} failed: {proc.stderr.strip() or proc.stdout.strip()}")
-        return proc.stdout
+        super().start(timeout)
 
     def reload(self) -> None:
         self.render()
@@ -127,6 +41,14 @@ class Pbx:
         if "reloaded successfully" not in said:
             raise RuntimeError(f"the SIP endpoints were not reloaded: {said.strip()}")
 
-    def remove_instance(self) -> None:
-        """Delete this instance's files (tests use throw-away instances)."""
-        shutil.rmtree(self.instance_dir, ignore_errors=True)
+
+def reload_phones(settings: Settings) -> bool:
+    """Render the PBX configuration again and reload the SIP phones, if the PBX runs; True if it did."""
+    try:
+        pbx = Pbx.locate(settings)
+    except ProvisionError:
+        return False
+    if not pbx.running():
+        return False
+    pbx.reload_phones()
+    return True

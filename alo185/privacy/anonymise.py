@@ -5,7 +5,7 @@ type, channel, category, directorate, district and mahalle, status, priority and
 times, queue and outcome (its recording goes, like a voicemail's audio); a survey its score. ``scrub``
 blanks one kind of record chosen by a SQL condition and serves both a citizen's request
 (``anonymise_citizen``: by phone number and tickets) and the retention job
-(``alo185.privacy.retention``: by age). Files go after the commit (see ``alo185.privacy``).
+(``alo185.privacy.retention``: by age). Files go after the commit (see ``alo185.privacy.files``).
 
 Left as they are, on purpose:
 
@@ -28,24 +28,17 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, case, delete, func, literal, null, or_, select, update
 from sqlalchemy.orm import Session
 
-from alo185 import audit
-from alo185.models import (
-    AuditLog,
-    CallRecord,
-    Citizen,
-    InboundMessage,
-    PlatformRole,
-    SmsMessage,
-    SurveyAnswer,
-    SurveyComment,
-    SurveyOptOut,
-    Ticket,
-    TicketAttachment,
-    Voicemail,
-)
-from alo185.privacy import Roots, Store, file_column, shred_after_commit
-from alo185.recordings import recordings_dir
-from alo185.settings import load_settings
+from alo185.audit import trail
+from alo185.audit.models import AuditLog
+from alo185.calls.models import CallRecord
+from alo185.calls.recordings import recordings_dir
+from alo185.channels.models import InboundMessage
+from alo185.core.settings import load_settings
+from alo185.privacy.files import Roots, Store, file_column, shred_after_commit
+from alo185.sms.models import SmsMessage
+from alo185.surveys.models import SurveyAnswer, SurveyComment, SurveyOptOut
+from alo185.tickets.models import Citizen, PlatformRole, Ticket, TicketAttachment
+from alo185.voicemail.models import Voicemail
 
 MARKER = "[anonimleştirildi]"  # a ticket's description once its text is gone
 REDACTED = "[anonim]"  # in place of a number or name found in free text
@@ -163,7 +156,7 @@ def anonymise_citizen(
     scrub_citizens(session, Citizen.id == citizen.id, now)
     summary = ", ".join(f"{label} {n}" for label, n in counts.items())
     detail = f"Gerekçe: {_redact(reason, secrets)}. Anonimleştirilen kayıtlar: {summary}."
-    row = audit.record(
+    row = trail.record(
         session, actor=actor, action="citizen.anonymise", entity="citizen", entity_id=citizen.id, detail=detail, now=now
     )
     session.flush()

@@ -5,7 +5,7 @@ method. "anonymise" keeps the row for statistics and blanks its personal fields 
 "delete" removes the row. ``run`` applies every rule with the cutoff ``now - keep_days``, in batches of
 one short transaction each, and keeps one ``DestructionLog`` row (imha tutanağı) per record type and
 run whose count grows with each committed batch, so the log is right even after a crash. Files go after
-each batch's commit (see ``alo185.privacy``).
+each batch's commit (see ``alo185.privacy.files``).
 
 Periods are the municipality's policy (its KVKK committee may lengthen them with ``set_rule``); the
 minimums protect what the law or the procedures need, noted with each type.
@@ -24,30 +24,22 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from alo185 import audit
-from alo185.models import (
-    AuditLog,
-    CallRecord,
-    Citizen,
-    CorrectiveAction,
-    CorrectiveActionEvidence,
-    CorrectiveActionStep,
-    DestructionLog,
-    InboundMessage,
-    Nonconformity,
-    RetentionRule,
-    SmsMessage,
-    SurveyAnswer,
-    SurveyComment,
-    Ticket,
-    Voicemail,
-)
-from alo185.privacy import Roots, Store, recover, shred_after_commit
+from alo185.audit import trail
+from alo185.audit.models import AuditLog
+from alo185.calls.models import CallRecord
+from alo185.calls.recordings import recordings_dir
+from alo185.channels.models import InboundMessage
+from alo185.core.settings import load_settings
 from alo185.privacy.anonymise import MARKER, phone_forms_sql, scrub, scrub_citizens, scrub_tickets
-from alo185.quality import KEEP_YEARS
-from alo185.recordings import recordings_dir
-from alo185.settings import load_settings
+from alo185.privacy.files import Roots, Store, recover, shred_after_commit
+from alo185.privacy.models import DestructionLog, RetentionRule
+from alo185.quality.models import CorrectiveAction, CorrectiveActionEvidence, CorrectiveActionStep, Nonconformity
+from alo185.quality.procedure import KEEP_YEARS
+from alo185.sms.models import SmsMessage
+from alo185.surveys.models import SurveyAnswer, SurveyComment
+from alo185.tickets.models import Citizen, Ticket
 from alo185.tickets.queries import FINISHED
+from alo185.voicemail.models import Voicemail
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
@@ -194,7 +186,7 @@ def set_rule(
     before = rule.keep_days
     rule.keep_days, rule.updated_by, rule.updated_at = keep_days, actor, now
     session.add(rule)
-    audit.record(
+    trail.record(
         session,
         actor=actor,
         action="retention.set",
@@ -365,7 +357,7 @@ def run(
 
     Commits after each batch: give it a session that is not inside ``begin()``. A dry run changes
     nothing and returns the rows it would have written. ``voicemail_dir`` defaults to the instance's
-    archive, ``recording_dir`` the instance's recordings of operator calls (``alo185.recordings``); DİF
+    archive, ``recording_dir`` the instance's recordings of operator calls (``alo185.calls.recordings``); DİF
     evidence files are deleted only when ``evidence_dir`` is given. ``stop`` is asked
     between batches (the scheduler's SIGTERM); the rest is done by the next run.
     """

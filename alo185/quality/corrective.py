@@ -1,6 +1,6 @@
 """DİF (düzeltici / iyileştirici faaliyet): the directorate's corrective action on a non-conformity.
 
-The life of a DİF, and who moves it (``Perm`` in ``alo185.access``)::
+The life of a DİF, and who moves it (``Perm`` in ``alo185.org.access``)::
 
     open ──plan──▶ planned ──submit──▶ done ──approve──▶ approved ──close──▶ closed
     (quality)      (its manager)       (its staff)       (its manager)       (quality)
@@ -30,16 +30,16 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alo185.access import Perm
-from alo185.models import (
+from alo185.org.access import Perm
+from alo185.org.models import User
+from alo185.quality.models import (
     CorrectiveAction,
     CorrectiveActionEvidence,
     CorrectiveActionStatus,
     CorrectiveActionStep,
     Nonconformity,
-    User,
 )
-from alo185.quality import QualityError, audit, aware, required_text, staff
+from alo185.quality.procedure import QualityError, audit, aware, required_text, staff
 
 S = CorrectiveActionStatus
 STATUS_TR = {

@@ -14,10 +14,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alo185.access import Perm
-from alo185.models import Institution, Nonconformity, NonconformityDecision, Ticket, TicketStatus
-from alo185.quality import QualityError, audit, aware, required_text, staff
+from alo185.org.access import Perm
+from alo185.org.models import Institution
+from alo185.quality.models import Nonconformity, NonconformityDecision
+from alo185.quality.procedure import QualityError, audit, aware, required_text, staff
 from alo185.tickets import workflow
+from alo185.tickets.models import Ticket, TicketStatus
 from alo185.tickets.workflow import TransitionError
 
 # Only a ticket the citizen was told is done can turn out to be non-conforming.

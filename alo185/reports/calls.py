@@ -1,7 +1,7 @@
 """Call figures for a period: per local day and hour of day, per queue, per operator; calls that became tickets.
 
 Which calls count and every ratio — SL(T), ASA, AHT, abandonment, answer rate — are
-``queue_manager.service_level``'s (``figures_from_records`` and ``QueueFigures``); this module only
+``alo185.queues.service_level``'s (``figures_from_records`` and ``QueueFigures``); this module only
 groups the call records and adds the groups' figures up. Each queue keeps its own short-abandon
 threshold (``intervals.target_for``), as its 15-minute intervals do.
 
@@ -28,9 +28,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from alo185.models import CallRecord, Ticket
-from queue_manager import intervals
-from queue_manager.service_level import QueueFigures, figures_from_records
+from alo185.calls.models import CallRecord
+from alo185.queues import intervals
+from alo185.queues.service_level import QueueFigures, figures_from_records
+from alo185.tickets.models import Ticket
 
 TZ = ZoneInfo("Europe/Istanbul")
 SL_TARGETS_S = (5, 20)  # the service levels reported: İnegöl's 5 s promise, and the usual 20 s

@@ -6,8 +6,8 @@ For tickets created in ``[start, end)``:
   (the citizen told their request was received, with its number); median and p90 over the tickets
   that got one; "missing" = tickets without a sent one (withheld number, not yet or never delivered).
   p90 is the nearest rank: the smallest time within which at least 90 % were acknowledged;
-- resolution time (median), within-SLA and reopen rate: ``alo185.reports.tickets.month_report``'s;
-- satisfaction: the survey's "satisfied" share (``alo185.reports.survey``: çok memnunum + memnunum
+- resolution time (median), within-SLA and reopen rate: ``alo185.tickets.report.month_report``'s;
+- satisfaction: the survey's "satisfied" share (``alo185.surveys.report``: çok memnunum + memnunum
   over all answers, cut to a whole percent) of the surveys offered in the period;
 - non-conformities recorded in the period: how many, decided or not, by decision;
 - DİFs opened in the period by their status now, and every DİF not closed now;
@@ -25,16 +25,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alo185.models import (
-    CorrectiveAction,
-    CorrectiveActionStatus,
-    Nonconformity,
-    NonconformityDecision,
-    SmsMessage,
-    Ticket,
-)
-from alo185.reports import survey, tickets
-from alo185.tickets import sla
+from alo185.quality.models import CorrectiveAction, CorrectiveActionStatus, Nonconformity, NonconformityDecision
+from alo185.sms.models import SmsMessage
+from alo185.surveys import results
+from alo185.tickets import figures, sla
+from alo185.tickets.models import Ticket
 
 ACK_TEMPLATE = "created"  # the SMS that tells the citizen their request was received
 
@@ -105,8 +100,8 @@ def report(
     session: Session, start: datetime, end: datetime, now: datetime, ticket_report: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """The figures; pass ``ticket_report`` (``tickets.month_report`` of the same period) if already made."""
-    month = ticket_report if ticket_report is not None else tickets.month_report(session, start, end)
-    answers = survey.table(survey.answers(session, start, end))
+    month = ticket_report if ticket_report is not None else figures.month_report(session, start, end)
+    answers = results.table(results.answers(session, start, end))
     return {
         "received": month["tickets"],
         "acknowledgement": acknowledgements(session, start, end, month["tickets"]),

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from alo185.reports import survey
 from alo185.reports.calls import SL_TARGETS_S, CallGroup, CallsReport
 from alo185.reports.iso10002 import as_ratio
+from alo185.surveys import results, scale
 
 KINDS = ("text", "int", "pct", "sec", "dur", "hour", "date")
 # The unit a machine-readable export states next to a value of each kind.
@@ -265,7 +265,7 @@ def _distribution(title: str, key: str, counts: Mapping[str, int], names: Mappin
 
 
 def ticket_summary(report: Mapping[str, Any]) -> Table:
-    """``alo185.reports.tickets.month_report``'s figures (its percentages as ratios)."""
+    """``alo185.tickets.report.month_report``'s figures (its percentages as ratios)."""
     return _key_value(
         "Başvurular – özet",
         [
@@ -293,10 +293,10 @@ def ticket_tables(report: Mapping[str, Any]) -> list[Table]:
 # --- survey ----------------------------------------------------------------------------------
 
 
-def survey_table(result: survey.SurveyTable, title: str = "Memnuniyet anketi") -> Table:
+def survey_table(result: results.SurveyTable, title: str = "Memnuniyet anketi") -> Table:
     """İnegöl's table: shares cut to one decimal, "satisfied" to a whole percent (``survey``'s rules)."""
     rows = [
-        (f"{a} – {label.capitalize()}", result.counts[a], result.percent(a) / 100) for a, label in survey.LABELS.items()
+        (f"{a} – {label.capitalize()}", result.counts[a], result.percent(a) / 100) for a, label in scale.LABELS.items()
     ]
     rows += [
         ("Toplam", result.answered, 1.0 if result.answered else None),
@@ -363,7 +363,7 @@ def labels() -> set[str]:
         *call_tables(empty),
         *ticket_tables(ticket_report),
         *iso_tables(iso_report),
-        survey_table(survey.SurveyTable(offered=0)),
+        survey_table(results.SurveyTable(offered=0)),
     ]
     found = {UNSPECIFIED, *CHANNELS.values(), *DECISIONS.values(), *DIF_STATUSES.values()}
     for table in every:

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from typing import Protocol
 
-from alo185.phone import mask
+from alo185.core.phone import mask
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,7 @@
 """What is due to be sent. Rows are added in the caller's transaction (the outbox pattern).
 
-The news of a ticket (created, redirected, cannot be done, resolved, and for channels other
-than the phone a survey link) is keyed per ticket, event and reopen cycle: the same news is
-never queued twice, and a ticket resolved again after a reopen gets a new message.
+A message is keyed (``enqueue``): the same key again is a no-op, so a retried transaction never
+queues a text twice. The sender (``alo185.sms.sender``) takes what is due, with backoff.
 """
 
 from __future__ import annotations
@@ -14,15 +13,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alo185.models import SmsMessage, Ticket, TicketStatus
+from alo185.sms.models import SmsMessage
 
 MOBILE = re.compile(r"\+905\d{9}")  # Turkish mobile numbers: the only ones a text reaches
+
+
 MAX_ATTEMPTS = 8
-NEWS = {
-    TicketStatus.REDIRECTED: "redirected",
-    TicketStatus.CANNOT_BE_DONE: "cannot_be_done",
-    TicketStatus.RESOLVED: "resolved",
-}
 
 
 def enqueue(
@@ -46,26 +42,6 @@ def enqueue(
     )
     session.add(message)
     return message
-
-
-def ticket_news(session: Session, ticket: Ticket, event: str, **params: Any) -> SmsMessage | None:
-    if ticket.citizen is None:
-        return None
-    key = f"ticket-{ticket.id}:{event}:{ticket.reopen_count}"
-    return enqueue(session, key, ticket.citizen.phone, event, {"number": ticket.number, **params}, ticket.id)
-
-
-def on_status(session: Session, ticket: Ticket, status: TicketStatus, note: str | None, institution: str) -> None:
-    """Called by the workflow after each change of status."""
-    event = NEWS.get(status)
-    if event is None:
-        return
-    params: dict[str, Any] = {"redirected": {"institution": institution}, "cannot_be_done": {"reason": note or ""}}.get(
-        event, {}
-    )
-    ticket_news(session, ticket, event, **params)
-    if status is TicketStatus.RESOLVED and str(ticket.channel) != "phone":
-        ticket_news(session, ticket, "survey")  # phone callers had the keypad survey
 
 
 def due(session: Session, now: datetime, limit: int = 50) -> list[SmsMessage]:

@@ -1,4 +1,4 @@
-"""``alo185 sms``: sends what is due in the outbox, with retries and backoff.
+"""Sending what is due in the outbox, with retries and backoff (run by ``alo185 sms``: ``workers.sms``).
 
 The outbox is in the database, so a restart loses nothing: a message is ``pending`` until the
 provider has taken it. A crash between the provider's reply and our commit sends it again; the
@@ -8,18 +8,15 @@ row id travels as the provider's idempotency key.
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from alo185 import db, links
-from alo185.models import SmsMessage
-from alo185.settings import Settings
+from alo185.core import db, links
+from alo185.core.settings import Settings
 from alo185.sms import outbox, templates
 from alo185.sms.gateways import Gateway, HttpGateway, LogGateway, SendError
+from alo185.sms.models import SmsMessage
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +36,6 @@ class Sender:
         self.secret = settings.secrets()["flask_secret_key"]
         self.base_url = settings.public_base_url
         self.reopen_days = settings.reopen_window_days
-        self.stopping = threading.Event()
 
     def params(self, message: SmsMessage) -> dict[str, object]:
         """The stored fields plus the links, made at sending time from the instance's secret."""
@@ -66,20 +62,3 @@ class Sender:
                     outbox.sent(message, body, provider_id, now)
                 s.flush()  # each result is kept even if a later one fails the transaction
         return len(batch)
-
-    def run(self, idle_s: float = 1.0) -> None:
-        while not self.stopping.is_set():
-            try:
-                if self.run_once() == 0:
-                    self.stopping.wait(idle_s)
-            except OperationalError as exc:
-                log.warning("database unavailable: %s", exc)
-                self.stopping.wait(2)
-
-
-def main(settings: Settings) -> None:
-    sender = Sender(settings)
-    signal.signal(signal.SIGTERM, lambda *_: sender.stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: sender.stopping.set())
-    log.info("SMS sender ready (gateway %s)", settings.sms_gateway)
-    sender.run()

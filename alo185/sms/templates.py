@@ -7,7 +7,7 @@ import string
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alo185.models import SmsTemplate
+from alo185.sms.models import SmsTemplate
 
 # code -> (default text, fields it may use)
 DEFAULTS: dict[str, tuple[str, frozenset[str]]] = {

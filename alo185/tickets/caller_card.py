@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alo185.models import Citizen, PlatformRole, Ticket
-from alo185.phone import mask
-from alo185.settings import Settings
+from alo185.core.phone import mask
+from alo185.core.settings import Settings
 from alo185.tickets import queries
+from alo185.tickets.models import Citizen, PlatformRole, Ticket
 
 RECENT = 5
 # A card outlives the longest queue wait, which counts from the join, moments after the IVR.

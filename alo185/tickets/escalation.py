@@ -15,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alo185 import phone
-from alo185.models import EscalationNotice, Ticket, User
+from alo185.core import phone
+from alo185.org.models import User
 from alo185.sms import outbox
+from alo185.tickets.models import EscalationNotice, Ticket
 from alo185.tickets.sla import DEFAULT_WARNING_LEAD, LOCAL, escalation_candidates, escalations
 
 log = logging.getLogger(__name__)

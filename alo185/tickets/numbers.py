@@ -15,7 +15,7 @@ import secrets
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from alo185.models import Ticket
+from alo185.tickets.models import Ticket
 
 BODY_DIGITS = 7
 NUMBER_DIGITS = BODY_DIGITS + 1

@@ -10,22 +10,20 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alo185 import phone as phones
-from alo185.models import (
+from alo185.core import phone as phones
+from alo185.org.models import District, Mahalle
+from alo185.tickets import news, numbers, sla, workflow
+from alo185.tickets.models import (
     Category,
     ChangeChannel,
     Channel,
     Citizen,
-    District,
-    Mahalle,
     PlatformRole,
     Ticket,
     TicketHistory,
     TicketStatus,
     TicketType,
 )
-from alo185.sms import outbox
-from alo185.tickets import numbers, sla, workflow
 
 S = TicketStatus
 FINISHED = frozenset({S.RESOLVED, S.CLOSED, S.REDIRECTED, S.CANNOT_BE_DONE, S.DUPLICATE})
@@ -225,7 +223,7 @@ def create_ticket(
     )
     ticket.search_text = search_text(ticket.description, ticket.citizen.full_name if ticket.citizen else None)
     session.flush()
-    outbox.ticket_news(session, ticket, "created")
+    news.ticket_news(session, ticket, "created")
     _dispatch(session, ticket, now)
     return ticket
 

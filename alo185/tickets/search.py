@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alo185 import phone as phones
-from alo185.models import Citizen, Ticket
+from alo185.core import phone as phones
 from alo185.tickets import numbers
+from alo185.tickets.models import Citizen, Ticket
 from alo185.tickets.queries import FINISHED, find_by_number, tr_ascii
 
 PHONE_LIKE = re.compile(r"\+?[\d\s()-]{10,}")

@@ -15,18 +15,8 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alo185.models import (
-    Category,
-    Directorate,
-    District,
-    Institution,
-    InstitutionKind,
-    LegalDeadline,
-    Mahalle,
-    Priority,
-    SlaUnit,
-    Unit,
-)
+from alo185.org.models import Directorate, District, Institution, InstitutionKind, Mahalle, Unit
+from alo185.tickets.models import Category, LegalDeadline, Priority, SlaUnit
 
 DATA_FILE = Path(__file__).with_name("seed_data.yaml")
 

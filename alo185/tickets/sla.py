@@ -30,7 +30,8 @@ import holidays
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from alo185.models import Category, Directorate, LegalDeadline, Priority, Role, SlaUnit, Ticket, TicketStatus, User
+from alo185.org.models import Directorate, Role, User
+from alo185.tickets.models import Category, LegalDeadline, Priority, SlaUnit, Ticket, TicketStatus
 
 WORKDAY_END = time(17, 30)
 HALF_DAY_END = time(13, 0)

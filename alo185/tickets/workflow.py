@@ -17,20 +17,18 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alo185.models import (
+from alo185.org.models import Institution, Role, User
+from alo185.tickets import news
+from alo185.tickets.models import (
     Approval,
     ApprovalDecision,
     ApprovalLevel,
     ChangeChannel,
-    Institution,
     Redirect,
-    Role,
     Ticket,
     TicketHistory,
     TicketStatus,
-    User,
 )
-from alo185.sms import outbox
 
 S = TicketStatus
 REOPEN_WINDOW = timedelta(days=30)  # the default; the instance's is the setting reopen_window_days
@@ -217,7 +215,7 @@ def transition(
         created_at=now,
     )
     session.add(row)
-    outbox.on_status(session, ticket, target, note, institution.name if institution is not None else "")
+    news.on_status(session, ticket, target, note, institution.name if institution is not None else "")
     session.flush()
     return row
 

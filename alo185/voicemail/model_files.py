@@ -13,7 +13,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from alo185.settings import TURKISH_MODEL
+from alo185.core.settings import TURKISH_MODEL
+from alo185.voicemail.transcribe import Transcriber
 
 MODEL_URL = f"https://alphacephei.com/vosk/models/{TURKISH_MODEL}.zip"
 REQUIRED = ("am/final.mdl", "conf/mfcc.conf", "conf/model.conf")
@@ -45,8 +46,6 @@ def check(model_dir: Path) -> str:
     missing = missing_files(model_dir)
     if missing:
         raise ModelError(f"{model_dir} is not a Vosk model: missing {', '.join(missing)}")
-    from alo185.voicemail.transcribe import Transcriber
-
     with tempfile.TemporaryDirectory(prefix="alo185-model-") as tmp:
         phrase = Path(tmp) / "check.wav"
         speak("Merhaba, sokağımızda su yok.", "tr", phrase)

@@ -22,8 +22,8 @@ from typing import Any
 
 import redis
 
-from alo185.pbx import Pbx
-from alo185.settings import Settings
+from alo185.core.asterisk import VOICEMAIL_RECORDING, Asterisk
+from alo185.core.settings import Settings
 
 JOBS = "alo185:voicemail-jobs"
 GROUP = "transcribers"
@@ -74,7 +74,7 @@ class Dirs:
 
 
 def dirs_for(settings: Settings) -> Dirs:
-    recording = Pbx.locate(settings).instance_dir / "spool" / "alo185-voicemail" / "recording"
+    recording = Asterisk.locate(settings).instance_dir.joinpath("spool", *VOICEMAIL_RECORDING)
     return Dirs(recording=recording, voicemail=settings.voicemail_path)
 
 

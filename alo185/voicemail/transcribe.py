@@ -23,10 +23,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from alo185.settings import Settings
+from alo185.core.settings import Settings
 
 CHUNK_BYTES = 8000  # 0.25 s at 16 kHz, 16-bit (1 s chunks measured no faster: the time is in the search)
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from alo185 import db, staff
-from alo185.instance import Stack, isolated_settings, running_stack
-from alo185.models import Role
+from alo185.core import db
+from alo185.org import accounts
+from alo185.org.models import Role
 from alo185.voicemail.model_files import packaged_model
+from harness.instance import Stack, isolated_settings, running_stack
 from tests.staff import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
@@ -52,7 +53,7 @@ def base_url(stack: Stack) -> str:
 
 def add_staff(stack: Stack, username: str, role: Role | str, directorate_code: str | None = None) -> None:
     with db.session_factory(stack.settings.database_url).begin() as session:
-        staff.create_user(session, username, role=role, password=PASSWORD, directorate_code=directorate_code)
+        accounts.create_user(session, username, role=role, password=PASSWORD, directorate_code=directorate_code)
 
 
 def log_in(page: Page, stack: Stack, username: str, password: str = PASSWORD) -> None:

@@ -18,11 +18,16 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from alo185 import bus, db, operators, staff
-from alo185.instance import Stack
-from alo185.models import CallRecord, Citizen, Role, Ticket
-from alo185.softphone import Softphone
+from alo185.calls.models import CallRecord
+from alo185.core import bus, db
+from alo185.operators import phones
+from alo185.org import accounts
+from alo185.org.models import Role
+from alo185.pbx import control
+from alo185.tickets.models import Citizen, Ticket
 from alo185.tickets.queries import create_ticket
+from harness.instance import Stack
+from harness.softphone import Softphone
 from tests.browser.conftest import base_url, log_in
 from tests.staff import PASSWORD
 
@@ -39,10 +44,10 @@ class Operator:
 def add_operator(stack: Stack, username: str, skills: dict[str, int]) -> str:
     """An operator user with the next free extension and ``skills``; the PBX renders their endpoint."""
     with db.session_factory(stack.settings.database_url).begin() as session:
-        user = staff.create_user(session, username, role=Role.OPERATOR, password=PASSWORD, full_name="Ayşe Yılmaz")
-        operators.set_skills(session, user, skills)
+        user = accounts.create_user(session, username, role=Role.OPERATOR, password=PASSWORD, full_name="Ayşe Yılmaz")
+        phones.set_skills(session, user, skills)
         extension = user.extension
-    assert extension and operators.reload_pbx(stack.settings)
+    assert extension and control.reload_phones(stack.settings)
     return extension
 
 

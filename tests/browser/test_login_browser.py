@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from alo185.instance import Stack
-from alo185.models import Role
+from alo185.org.models import Role
+from harness.instance import Stack
 from tests.browser.conftest import add_staff, base_url, log_in
 
 

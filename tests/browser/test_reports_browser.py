@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from alo185.instance import Stack
-from alo185.models import Role
+from alo185.org.models import Role
 from alo185.reports import export
+from harness.instance import Stack
 from tests.browser.conftest import add_staff, base_url, log_in
 from tests.unit.test_reports_figures import october
 

@@ -14,9 +14,12 @@ from typing import TypeVar
 
 from playwright.sync_api import Page, expect
 
-from alo185 import ami, bus, db, operators, queue_commands, simulate, staff
-from alo185.instance import Stack
-from alo185.models import Role
+from alo185.core import ami, bus, db
+from alo185.operators import phones, queue_commands
+from alo185.org import accounts
+from alo185.org.models import Role
+from harness import simulate
+from harness.instance import Stack
 from tests.browser.conftest import add_staff, base_url, log_in
 from tests.staff import PASSWORD
 
@@ -33,8 +36,8 @@ def _off_loop(work: Callable[[], R]) -> R:
 def _operator_user(stack: Stack, username: str, full_name: str) -> str:
     """An operator user with a skill in QUEUE; returns the phone extension."""
     with db.session_factory(stack.settings.database_url).begin() as session:
-        user = staff.create_user(session, username, role=Role.OPERATOR, password=PASSWORD, full_name=full_name)
-        operators.set_skills(session, user, {QUEUE: 0})
+        user = accounts.create_user(session, username, role=Role.OPERATOR, password=PASSWORD, full_name=full_name)
+        phones.set_skills(session, user, {QUEUE: 0})
         assert user.extension
         return user.extension
 

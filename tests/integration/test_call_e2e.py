@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import signal
 
-from admin import create_app
-from alo185 import procs, services
-from alo185.recordings import recordings_dir
+from admin.app import create_app
+from alo185 import services
+from alo185.calls.recordings import recordings_dir
+from alo185.core import procs
 from tests.conftest import TEST_OPERATOR, Stack
 from tests.staff import staff_client
 

@@ -18,9 +18,11 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from alo185 import ami, bus, db, procs, services, simulate
-from alo185.instance import Stack, isolated_settings, running_stack
-from alo185.models import Callback
+from alo185 import services
+from alo185.callbacks.models import Callback
+from alo185.core import ami, bus, db, procs
+from harness import simulate
+from harness.instance import Stack, isolated_settings, running_stack
 
 BUSY_CITIZEN = "+905327710001"  # the caller when every operator is busy
 AWAY_CITIZEN = "+905327710002"  # the caller when nobody can answer, who then does not answer the callback

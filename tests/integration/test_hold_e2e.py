@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from alo185 import procs
-from alo185.instance import Stack, isolated_settings, running_stack
-from alo185.recordings import recordings_dir
-from alo185.softphone import Softphone, available
+from alo185.calls.recordings import recordings_dir
+from alo185.core import procs
+from harness.instance import Stack, isolated_settings, running_stack
+from harness.softphone import Softphone, available
 
 QUEUE = "zabita"
 HOLD_S = 3.0

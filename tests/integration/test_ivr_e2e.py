@@ -13,14 +13,16 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from alo185 import db, procs
-from alo185.instance import Stack
-from alo185.models import Announcement, Citizen, PlatformRole, Ticket, TicketHistory, TicketStatus, Voicemail
+from alo185.core import db, procs
+from alo185.menu import versions
+from alo185.menu.models import Announcement
+from alo185.menu.prompt_files import PromptFiles
+from alo185.tickets.models import Citizen, PlatformRole, Ticket, TicketHistory, TicketStatus
 from alo185.tickets.queries import create_ticket, find_district
-from ivr import versions
+from alo185.voicemail.models import Voicemail
+from harness.instance import Stack
 from ivr.default import default_yaml
 from ivr.hours import TZ
-from ivr.prompt_files import PromptFiles
 from ivr.tree import WEEKDAYS
 
 MUHTAR = "+905320000001"

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from alo185 import ami
+from alo185.core import ami
 from tests.conftest import Stack
 
 

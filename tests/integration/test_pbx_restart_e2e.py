@@ -12,9 +12,10 @@ import os
 import signal
 from pathlib import Path
 
-from alo185 import ami, bus, procs, simulate
-from alo185.instance import isolated_settings, running_stack
-from alo185.settings import Settings
+from alo185.core import ami, bus, procs
+from alo185.core.settings import Settings
+from harness import simulate
+from harness.instance import isolated_settings, running_stack
 
 
 def _waiting(redis, queue: str) -> set[str]:  # type: ignore[no-untyped-def]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from alo185 import procs
-from alo185.instance import Stack
-from queue_manager.service_level import figures, figures_from_records, parse
+from alo185.core import procs
+from alo185.queues.service_level import figures, figures_from_records, parse
+from harness.instance import Stack
 
 
 def test_records_and_queue_log_agree(stack: Stack) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import time
 
-from alo185 import bus, db, procs
-from alo185.instance import SIM_OPERATOR_NAME, Stack
-from alo185.models import Citizen
+from alo185.core import bus, db, procs
+from alo185.queues.names import pbx_queues
+from alo185.tickets.models import Citizen
 from alo185.tickets.queries import create_ticket
-from ivr.default import pbx_queues
-from queue_manager.screenpop import CHANNEL_PREFIX
+from harness.instance import SIM_OPERATOR_NAME, Stack
 
 
 def _busy_with(live: dict, uniqueid: str) -> bool:
@@ -25,7 +24,7 @@ def test_a_ringing_operator_gets_the_callers_pop(stack: Stack) -> None:
         s.flush()
         number = create_ticket(s, phone=caller, category_code="yol-cukur", description="çukur", channel="phone").number
     pubsub = bus.connect(stack.settings.redis_connection_url).pubsub()
-    pubsub.psubscribe(CHANNEL_PREFIX + "*")
+    pubsub.psubscribe(bus.SCREENPOP_PREFIX + "*")
     try:
         # Türkçe; the IVR offers the open ticket first: 2 for the menu, then 3 (cleaning).
         uniqueid = stack.call(stack.after_notice("1w2w3"), caller=caller)

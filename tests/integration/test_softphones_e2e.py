@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from admin import create_app
-from alo185 import bus, cli, procs, services
-from alo185.instance import Stack, isolated_settings, running_stack
-from alo185.softphone import Softphone
-from queue_manager.service_level import figures, figures_from_records, parse
+from admin.app import create_app
+from alo185 import cli, services
+from alo185.core import bus, procs
+from alo185.queues.service_level import figures, figures_from_records, parse
+from harness.instance import Stack, isolated_settings, running_stack
+from harness.softphone import Softphone
 from tests.staff import PASSWORD, add_user, log_in
 
 QUEUE = "zabita"

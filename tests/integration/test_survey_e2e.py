@@ -6,9 +6,10 @@ import time
 
 from sqlalchemy import select
 
-from alo185 import db, procs, simulate
-from alo185.instance import SIM_OPERATOR_NAME, Stack
-from alo185.models import SurveyAnswer
+from alo185.core import db, procs
+from alo185.surveys.models import SurveyAnswer
+from harness import simulate
+from harness.instance import SIM_OPERATOR_NAME, Stack
 
 
 def _answer(stack: Stack, uniqueid: str) -> SurveyAnswer | None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from alo185 import db, procs
-from alo185.instance import Stack
-from alo185.models import Ticket, Voicemail
+from alo185.core import db, procs
+from alo185.tickets.models import Ticket
 from alo185.voicemail import spool
+from alo185.voicemail.models import Voicemail
+from harness.instance import Stack
 
 KOREAN = "안녕하세요 물이 나오지 않습니다 도와주세요"
 

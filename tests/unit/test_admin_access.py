@@ -1,6 +1,6 @@
 """Staff login, the role matrix on every staff page, directorate scoping, masking by role, view audits, CSRF.
 
-The expected matrix is written out here on its own, not read from ``alo185.access``: a change to the
+The expected matrix is written out here on its own, not read from ``alo185.org.access``: a change to the
 policy must change this table too.
 """
 
@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from alo185.models import Citizen, Ticket, TicketHistory, TicketStatus, User
+from alo185.org.models import User
+from alo185.tickets.models import Citizen, Ticket, TicketHistory, TicketStatus
 from tests.staff import PASSWORD, PHONE_A, World, csrf_token
 
 MASKED_A = "+90 532 *** ** 67"

@@ -10,11 +10,11 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from admin import create_app
-from alo185 import db
-from alo185.models import Announcement, MenuVersion
-from alo185.pbx import Pbx
-from alo185.settings import Settings
+from admin.app import create_app
+from alo185.core import db
+from alo185.core.asterisk import Asterisk
+from alo185.core.settings import Settings
+from alo185.menu.models import Announcement, MenuVersion
 from ivr.default import default_yaml
 from tests.staff import staff_client
 
@@ -24,8 +24,8 @@ def app_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FlaskCl
     settings = Settings(var_dir=tmp_path)
     db.migrate(settings.database_url)
     sounds_root = tmp_path / "pbx"
-    monkeypatch.setattr(Pbx, "locate", classmethod(lambda cls, s: Pbx(s, None, "asterisk")))
-    monkeypatch.setattr(Pbx, "instance_dir", property(lambda self: sounds_root))
+    monkeypatch.setattr(Asterisk, "locate", classmethod(lambda cls, s: Asterisk(s, None, "asterisk")))
+    monkeypatch.setattr(Asterisk, "instance_dir", property(lambda self: sounds_root))
     return staff_client(create_app(settings)), settings
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from alo185.models import AuditLog, Citizen, RetentionRule, Ticket
+from alo185.audit.models import AuditLog
+from alo185.privacy.models import RetentionRule
+from alo185.tickets.models import Citizen, Ticket
 from tests.staff import PHONE_A, World
 
 

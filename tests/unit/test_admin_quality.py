@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from alo185.models import CorrectiveAction, CorrectiveActionStatus, Nonconformity, Ticket, TicketStatus
+from alo185.quality.models import CorrectiveAction, CorrectiveActionStatus, Nonconformity
+from alo185.tickets.models import Ticket, TicketStatus
 from tests.staff import World
 
 

@@ -9,11 +9,15 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from admin import create_app
-from alo185 import db, services
-from alo185.models import Role, SurveyAnswer, Ticket, TicketHistory, Voicemail
-from alo185.settings import Settings
+from admin.app import create_app
+from alo185 import services
+from alo185.core import db
+from alo185.core.settings import Settings
+from alo185.org.models import Role
+from alo185.surveys.models import SurveyAnswer
+from alo185.tickets.models import Ticket, TicketHistory
 from alo185.tickets.queries import create_ticket
+from alo185.voicemail.models import Voicemail
 from tests.staff import staff_client
 
 
@@ -93,7 +97,7 @@ def test_the_survey_report_page(app) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_the_web_survey_for_a_ticket(app) -> None:  # type: ignore[no-untyped-def]
-    from alo185 import links
+    from alo185.core import links
 
     client, settings, _vm_id = app
     with db.session_factory(settings.database_url)() as s:

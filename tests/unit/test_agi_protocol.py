@@ -13,7 +13,7 @@ import pytest
 
 from agi_scripts.server import FastAGIServer
 from agi_scripts.session import AGIHangup, AsyncAGI
-from alo185.procs import wait_until
+from alo185.core.procs import wait_until
 
 ENV = [
     "agi_network: yes",

@@ -9,7 +9,7 @@ from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-from alo185.ami_protocol import EOL, AmiProtocol, parse
+from alo185.core.ami_protocol import EOL, AmiProtocol, parse
 from bench.ami import load_stream, wired_manager
 
 

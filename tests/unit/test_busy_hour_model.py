@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
+from alo185.queues import erlang
 from bench.busy_hour_model import _hypoexp_cdf, erlang_a, simulate
-from queue_manager import erlang
 
 LAMBDA, MU, AGENTS = 0.85 * 5 / 7, 1 / 7, 5
 

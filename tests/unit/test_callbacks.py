@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from admin.recorder import apply_event
-from alo185 import ami, db
-from alo185.models import Callback, CallbackState, CallRecord
-from queue_manager import callbacks
-from queue_manager.callbacks import Callbacks, CallbackService, Config
+from alo185.callbacks import machine, store
+from alo185.callbacks.machine import Callbacks, Config
+from alo185.callbacks.models import Callback, CallbackState
+from alo185.calls.models import CallRecord
+from alo185.core import ami, db
+from queue_manager.callbacks import CallbackService
+from workers.recorder import apply_event
 
 CALLER = "+905321234567"
 T0 = 1_795_256_920.0
@@ -53,7 +55,7 @@ class FakePbx:
         self.stages[placeholder] = stage
 
     def gone(self, placeholder: str) -> None:
-        self.alive -= {placeholder, placeholder + callbacks.QUEUE_HALF}
+        self.alive -= {placeholder, placeholder + machine.QUEUE_HALF}
 
     @property
     def placeholders(self) -> list[str]:
@@ -82,7 +84,7 @@ class World:
 
     def request(self, uniqueid: str = "1795256900.7", queue: str = "temizlik", priority: int = 0) -> int:
         with self.sessions.begin() as s:
-            row = callbacks.request(
+            row = store.request(
                 s,
                 call_uniqueid=uniqueid,
                 caller=CALLER,
@@ -231,7 +233,7 @@ def test_a_just_originated_placeholder_is_given_time_to_show_up(world: World) ->
     [pid] = run(world.machine().place_due())
     world.pbx.gone(pid)  # not listed (yet)
     assert run(world.machine().reconcile()) == [] and world.row(cb).state == "queued"
-    world.clock.t += callbacks.PLACE_GRACE_S
+    world.clock.t += machine.PLACE_GRACE_S
     run(world.machine().reconcile())
     assert world.row(cb).placeholder == "alo185cb-1-2"
 
@@ -258,7 +260,7 @@ def test_a_refused_placeholder_is_tried_again_later(world: World) -> None:
     assert row.state == "requested" and row.next_attempt_at is not None
     world.pbx.refuse = False
     assert run(m.place_due()) == []
-    world.clock.t += callbacks.REFUSED_RETRY_S
+    world.clock.t += machine.REFUSED_RETRY_S
     assert run(m.place_due()) == ["alo185cb-1-2"]
 
 
@@ -275,7 +277,7 @@ def test_a_hold_that_times_out_fails_the_callback(world: World) -> None:
 def test_too_many_placements_give_up(world: World) -> None:
     cb = world.request()
     m = world.machine()
-    for _ in range(callbacks.MAX_PLACEMENTS):
+    for _ in range(store.MAX_PLACEMENTS):
         [pid] = run(m.place_due())
         world.pbx.gone(pid)
         run(m.on_end(pid))

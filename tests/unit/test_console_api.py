@@ -10,11 +10,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-import admin.console
-from admin import create_app
-from alo185 import bus, services
-from alo185.models import AuditLog, User
-from alo185.settings import Settings
+import admin.console.views
+from admin.app import create_app
+from alo185 import services
+from alo185.audit.models import AuditLog
+from alo185.core import bus
+from alo185.core.settings import Settings
+from alo185.org.models import User
 from tests.fake_queue_manager import FakeQueueManager, running
 from tests.staff import add_user, log_in
 
@@ -82,7 +84,7 @@ def test_a_pause_needs_a_known_reason_and_a_refusal_is_a_conflict(app, queue_man
 
 
 def test_no_answer_from_the_queue_manager_is_a_gateway_timeout(app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(admin.console, "WAIT_S", 0.3)
+    monkeypatch.setattr(admin.console.views, "WAIT_S", 0.3)
     answer = log_in(app.test_client(), "ayse").post("/api/console/login")
     assert answer.status_code == 504 and "did not answer" in answer.get_json()["message"]
 

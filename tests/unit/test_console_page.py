@@ -10,11 +10,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from alo185 import bus
-from alo185.models import AuditLog, CallRecord, Citizen, Ticket, TicketHistory, TicketStatus
-from alo185.settings import Settings
+from alo185.audit.models import AuditLog
+from alo185.calls.models import CallRecord
+from alo185.core import bus
+from alo185.core.settings import Settings
+from alo185.tickets.models import Citizen, Ticket, TicketHistory, TicketStatus
 from alo185.tickets.queries import create_ticket
-from queue_manager.screenpop import channel_for
 from tests.staff import log_in
 from tests.unit.test_console_api import app as app  # the fixture
 
@@ -95,8 +96,9 @@ def test_the_stream_relays_only_the_operators_own_pops_masked_for_a_supervisor(
     watching, watched_events = _stream(sef, "/api/console/stream?user=ayse&max=1")
     redis = bus.connect(redis_settings.redis_connection_url)
     pop = {"type": "screenpop", "uniqueid": "u-1", "caller": CALLER, "caller_masked": "+90 532 *** ** 33"}
-    assert redis.publish(channel_for("mehmet"), json.dumps({**pop, "uniqueid": "not-hers"})) == 0
-    assert redis.publish(channel_for("ayse"), json.dumps(pop)) == 2  # both streams subscribed before returning
+    assert redis.publish(bus.screenpop_channel("mehmet"), json.dumps({**pop, "uniqueid": "not-hers"})) == 0
+    # both streams subscribed before returning
+    assert redis.publish(bus.screenpop_channel("ayse"), json.dumps(pop)) == 2
     own.join(5)
     watching.join(5)
     assert [(e, d.get("uniqueid"), d.get("caller")) for e, d in own_events] == [
@@ -185,7 +187,7 @@ def test_search_finds_citizens_and_tickets_by_number_name_and_words(app: Flask) 
     assert [t["number"] for t in by_name["tickets"]] == [number] and by_name["tickets"][0]["status"]
     alone = ayse.get("/api/console/search", query_string={"q": "+90 532 000 00 01"}).get_json()
     assert alone["tickets"] == [] and [c["name"] for c in alone["citizens"]] == ["Ticketless"]
-    # Supervisors see numbers in lists masked (alo185.access).
+    # Supervisors see numbers in lists masked (alo185.org.access).
     masked = sef.get("/api/console/search", query_string={"q": number}).get_json()
     assert masked["tickets"][0]["phone"] == "+90 532 *** ** 33"
     assert ayse.get("/api/console/search").status_code == 400

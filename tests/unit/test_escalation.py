@@ -12,25 +12,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alo185 import db, procs, services
-from alo185.models import (
-    Category,
-    DestructionLog,
-    Directorate,
-    EscalationNotice,
-    Institution,
-    InstitutionKind,
-    Priority,
-    Role,
-    SlaUnit,
-    SmsMessage,
-    Ticket,
-    TicketStatus,
-    User,
-)
-from alo185.scheduler import Scheduler
-from alo185.settings import Settings
+from alo185 import services
+from alo185.core import db, procs
+from alo185.core.settings import Settings
+from alo185.org.models import Directorate, Institution, InstitutionKind, Role, User
+from alo185.privacy.models import DestructionLog
+from alo185.sms.models import SmsMessage
 from alo185.tickets import escalation
+from alo185.tickets.models import Category, EscalationNotice, Priority, SlaUnit, Ticket, TicketStatus
+from workers.scheduler import Scheduler
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)  # 12:00 in Istanbul
 CHIEF_PHONE = "+905321110001"
@@ -186,11 +176,11 @@ def test_a_tick_runs_what_is_due_and_survives_a_failure(
     _ticket(sessions, "1011", night + timedelta(hours=2) - NOW)
     scheduler = Scheduler(_settings(database_url, tmp_path, escalation_interval_s=60))
     real = escalation.run_escalations
-    monkeypatch.setattr("alo185.scheduler.run_escalations", lambda *_a: 1 / 0)
+    monkeypatch.setattr("workers.scheduler.run_escalations", lambda *_a: 1 / 0)
     first = scheduler.tick(night)
     assert first.failed == ["escalations"] and first.notices is None
     assert first.destroyed is not None and {e.count for e in first.destroyed} == {0}
-    monkeypatch.setattr("alo185.scheduler.run_escalations", real)
+    monkeypatch.setattr("workers.scheduler.run_escalations", real)
     assert scheduler.tick(night + timedelta(seconds=30)).notices is None  # not yet: every 60 s
     later = scheduler.tick(night + timedelta(seconds=60))
     assert later.notices == 1 and later.destroyed is None and later.failed == []  # retention: once a day

@@ -115,7 +115,7 @@ def test_the_event_encoder_writes_what_json_dumps_writes() -> None:
     import json
     import math
 
-    from alo185 import bus
+    from alo185.core import bus
 
     values = [
         {"type": "queue.connect", "uniqueid": "1795270000.123", "ts": 1795270000.5, "wait_s": None, "ring_s": 1e-07},

@@ -19,9 +19,10 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from flask import Flask, session
 
-from admin import create_app, i18n
+from admin import i18n
+from admin.app import create_app
 from alo185 import services
-from alo185.settings import Settings
+from alo185.core.settings import Settings
 from tests.staff import World, csrf_token
 
 PO = i18n.TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po"

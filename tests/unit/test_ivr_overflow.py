@@ -12,12 +12,13 @@ from sqlalchemy import select
 
 from agi_scripts import ivr
 from agi_scripts.overflow import LivePredictor
-from alo185 import bus, db
-from alo185.models import Callback, CallbackState, QueueInterval
+from alo185.callbacks.models import Callback, CallbackState
+from alo185.core import bus, db
+from alo185.queues import overflow
+from alo185.queues.models import QueueInterval
 from ivr import engine
 from ivr.default import default_tree
 from ivr.tree import validate
-from queue_manager import overflow
 from tests.unit.test_agi_protocol import Peer
 from tests.unit.test_agi_protocol import serve as serve  # the fixture
 from tests.unit.test_ivr_engine import CALLER, WEEKDAY_10AM, FakeServices
@@ -77,7 +78,7 @@ def test_aht_from_recent_intervals_or_the_default(database_url: str) -> None:
             row.wait_answered_sum_s, row.talk_sum_s = 0.0, total
             s.add(row)
         s.flush()
-        from queue_manager import intervals
+        from alo185.queues import intervals
 
         intervals.set_target(s, "su", 20, actor="test")
     with sessions() as s:  # only the last two hours: 400 s / 4 calls; the wrap-up adds to each

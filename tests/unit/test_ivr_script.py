@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from agi_scripts import ivr
-from alo185 import bus, db, procs
+from alo185.core import bus, db, procs
+from alo185.menu.prompt_files import PromptFiles
+from alo185.menu.versions import LiveTree
 from alo185.tickets import caller_card
-from ivr.prompt_files import PromptFiles
-from ivr.versions import LiveTree
 from tests.unit.test_agi_protocol import ENV, Peer
 from tests.unit.test_agi_protocol import serve as serve  # the fixture
 from tests.unit.test_ivr_engine import WEEKDAY_10AM, FakeServices
@@ -148,7 +148,7 @@ def test_a_card_redis_does_not_take_leaves_the_call_alone(serve, deps, caplog) -
     the_deps.put = publisher.put
     running = asyncio.run_coroutine_threadsafe(publisher.run(), serve.loop.loop)
     try:
-        with caplog.at_level(logging.WARNING, logger="alo185.bus"):
+        with caplog.at_level(logging.WARNING, logger="alo185.core.bus"):
             variables = answer(Peer(serve(ivr.run, the_deps)), {"language_tr": "1", "main_menu": "3"})
             assert procs.wait_until(lambda: "did not take 1 values" in caplog.text, 5)
         assert not running.done()  # the publisher goes on
@@ -177,7 +177,7 @@ def test_a_card_that_cannot_be_built_leaves_the_call_alone(serve, deps, monkeypa
 @pytest.fixture
 def survey_deps(deps, redis_settings):  # type: ignore[no-untyped-def]
     from agi_scripts.survey import SurveyDeps
-    from alo185 import bus
+    from alo185.core import bus
     from alo185.voicemail import spool
 
     the_deps, events = deps

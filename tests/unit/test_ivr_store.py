@@ -9,9 +9,9 @@ import psycopg
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from alo185 import db
-from alo185.models import Citizen, PlatformRole
-from ivr.store import DbServices
+from alo185.core import db
+from alo185.menu.lookups import DbServices
+from alo185.tickets.models import Citizen, PlatformRole
 
 
 def test_the_caller_is_recognised_once_for_every_question(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import itertools
 import pytest
 import yaml
 
-from ivr import versions
+from alo185.menu import versions
 from ivr.default import default_tree, default_yaml
 from ivr.tree import TreeError, load_yaml, parse, validate
 

@@ -78,8 +78,8 @@ def test_the_admin_relays_the_snapshot_as_json_and_a_stream(redis_settings) -> N
     import threading
     import time
 
-    from admin import create_app
-    from alo185 import bus
+    from admin.app import create_app
+    from alo185.core import bus
 
     client = staff_client(create_app(redis_settings))
     assert client.get("/api/queues/live").get_json() == {}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from alo185.settings import TURKISH_MODEL
+from alo185.core.settings import TURKISH_MODEL
 from alo185.voicemail import model_files
 
 KO_MODEL = model_files.packaged_model()

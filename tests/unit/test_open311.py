@@ -9,11 +9,12 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from admin import create_app
-from alo185 import db, services
+from admin.app import create_app
+from alo185 import services
 from alo185.channels import api_keys
-from alo185.models import Ticket, TicketStatus
-from alo185.settings import Settings
+from alo185.core import db
+from alo185.core.settings import Settings
+from alo185.tickets.models import Ticket, TicketStatus
 
 
 @pytest.fixture

@@ -11,17 +11,21 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alo185 import cli, db, operators, services, staff
-from alo185.models import OperatorSkill, User
-from alo185.pbx import Pbx
-from alo185.pbx.render import render_all
-from alo185.settings import Settings
+from alo185 import cli, services
+from alo185.core import db
+from alo185.core.settings import Settings
+from alo185.operators import codes, phones
+from alo185.operators.models import OperatorSkill
+from alo185.org import accounts
+from alo185.org.models import User
+from alo185.pbx.config import render_all
+from alo185.pbx.control import Pbx
 from tests.pbx_layout import fake_system_pbx
 from tests.staff import PASSWORD
 
 
 def _user(session: Session, name: str, role: str = "operator", extension: str | None = None) -> User:
-    return staff.create_user(session, name, role=role, password=PASSWORD, extension=extension)
+    return accounts.create_user(session, name, role=role, password=PASSWORD, extension=extension)
 
 
 def test_operators_get_the_next_free_extension_from_1001(database_url: str) -> None:
@@ -38,47 +42,45 @@ def test_operators_get_the_next_free_extension_from_1001(database_url: str) -> N
         ):
             with pytest.raises(ValueError), s.begin_nested():
                 _user(s, name, role=role, extension=extension)
-        assert operators.next_free_extension(s) == "1003"
+        assert accounts.next_free_extension(s) == "1003"
         zeynep = s.scalar(select(User).where(User.username == "zeynep"))
         assert zeynep is not None
-        assert operators.assign_extension(s, zeynep, "1003") == "1003"
-        assert operators.next_free_extension(s) == "1002"
+        assert accounts.assign_extension(s, zeynep, "1003") == "1003"
+        assert accounts.next_free_extension(s) == "1002"
 
 
 def test_skills_are_parsed_checked_and_replaced(database_url: str) -> None:
-    assert operators.parse_skills(["su:0", "genel:1", "zabita"]) == {"su": 0, "genel": 1, "zabita": 0}
+    assert phones.parse_skills(["su:0", "genel:1", "zabita"]) == {"su": 0, "genel": 1, "zabita": 0}
     for bad in (["yok:0"], ["su:x"], ["su:-1"], ["su:101"]):
-        with pytest.raises(operators.OperatorError):
-            operators.parse_skills(bad)
+        with pytest.raises(phones.OperatorError):
+            phones.parse_skills(bad)
     with db.session_factory(database_url).begin() as s:
         ayse = _user(s, "ayse")
-        operators.set_skills(s, ayse, {"su": 0, "genel": 1})
-        operators.set_skills(s, ayse, {"genel": 2, "muhtar": 0})
-        assert operators.skills_of(s, ayse.id) == {"genel": 2, "muhtar": 0}
+        phones.set_skills(s, ayse, {"su": 0, "genel": 1})
+        phones.set_skills(s, ayse, {"genel": 2, "muhtar": 0})
+        assert phones.skills_of(s, ayse.id) == {"genel": 2, "muhtar": 0}
         assert s.scalar(select(OperatorSkill).where(OperatorSkill.queue == "su")) is None
-        phone = operators.by_extension(s, "1001")
+        phone = phones.by_extension(s, "1001")
         assert phone is not None and (phone.username, phone.interface) == ("ayse", "PJSIP/1001")
         assert phone.skills == {"genel": 2, "muhtar": 0}
-        with pytest.raises(operators.OperatorError):
-            operators.set_skills(s, _user(s, "sef", role="supervisor"), {"su": 0})
+        with pytest.raises(phones.OperatorError):
+            phones.set_skills(s, _user(s, "sef", role="supervisor"), {"su": 0})
         ayse.active = False
         s.flush()
-        assert operators.by_extension(s, "1001") is None
+        assert phones.by_extension(s, "1001") is None
 
 
 def test_pause_reasons_by_code_turkish_label_or_english_name() -> None:
-    assert operators.pause_reason("mola") is operators.DEFAULT_PAUSE
-    assert operators.pause_reason("ÇAĞRI SONRASI İŞ").code == "cagri-sonrasi-is"  # type: ignore[union-attr]
-    assert operators.pause_reason("After-call work").code == "cagri-sonrasi-is"  # type: ignore[union-attr]
-    assert operators.pause_reason("EĞİTİM").code == "egitim"  # type: ignore[union-attr]
-    assert operators.pause_reason("TRAINING").code == "egitim"  # type: ignore[union-attr]
-    assert operators.pause_reason("uyku") is None and operators.pause_reason(None) is None
-    codes = {c.exten: (c.action, c.reason) for c in operators.feature_codes()}
-    assert codes["*51"] == ("login", "") and codes["*52"] == ("logout", "") and codes["*54"] == ("unpause", "")
-    assert codes["*53"] == ("pause", "mola")
-    assert {codes[f"*53{r.key}"] for r in operators.PAUSE_REASONS} == {
-        ("pause", r.code) for r in operators.PAUSE_REASONS
-    }
+    assert codes.pause_reason("mola") is codes.DEFAULT_PAUSE
+    assert codes.pause_reason("ÇAĞRI SONRASI İŞ").code == "cagri-sonrasi-is"  # type: ignore[union-attr]
+    assert codes.pause_reason("After-call work").code == "cagri-sonrasi-is"  # type: ignore[union-attr]
+    assert codes.pause_reason("EĞİTİM").code == "egitim"  # type: ignore[union-attr]
+    assert codes.pause_reason("TRAINING").code == "egitim"  # type: ignore[union-attr]
+    assert codes.pause_reason("uyku") is None and codes.pause_reason(None) is None
+    dialled = {c.exten: (c.action, c.reason) for c in codes.feature_codes()}
+    assert dialled["*51"] == ("login", "") and dialled["*52"] == ("logout", "") and dialled["*54"] == ("unpause", "")
+    assert dialled["*53"] == ("pause", "mola")
+    assert {dialled[f"*53{r.key}"] for r in codes.PAUSE_REASONS} == {("pause", r.code) for r in codes.PAUSE_REASONS}
 
 
 def _env(monkeypatch: pytest.MonkeyPatch, var_dir: Path) -> None:
@@ -112,8 +114,8 @@ def test_cli_adds_operators_with_extensions_and_sets_skills(
     with db.session_factory(settings.database_url)() as s:
         ayse = s.scalar(select(User).where(User.username == "ayse"))
         assert ayse is not None and ayse.extension == "1001"
-        assert operators.skills_of(s, ayse.id) == {"su": 0, "genel": 1}
-    assert operators.phone_extensions(settings) == ["1001", "1003"]
+        assert phones.skills_of(s, ayse.id) == {"su": 0, "genel": 1}
+    assert phones.phone_extensions(settings) == ["1001", "1003"]
 
 
 @pytest.fixture
@@ -162,7 +164,7 @@ def test_render_has_an_endpoint_per_operator_user_feature_codes_wrap_up_and_weig
 
 
 def test_the_phone_prompts_are_rendered_in_turkish(tmp_path: Path) -> None:
-    operators.render_prompts(tmp_path)
+    codes.render_prompts(tmp_path)
     assert sorted(p.name for p in (tmp_path / "operator" / "tr").glob("*.wav")) == sorted(
-        f"{name}.wav" for name in operators.PROMPTS
+        f"{name}.wav" for name in codes.PROMPTS
     )

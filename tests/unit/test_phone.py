@@ -3,7 +3,7 @@ import random
 import phonenumbers
 import pytest
 
-from alo185.phone import display, mask, normalize
+from alo185.core.phone import display, mask, normalize
 
 
 @pytest.mark.parametrize("raw", ["05321234567", "+905321234567", "5321234567", "0532 123 45 67", "905321234567"])
@@ -54,7 +54,7 @@ def test_the_e164_fast_path_agrees_with_phonenumbers() -> None:
 def test_numbers_in_log_lines_are_masked(caplog) -> None:  # type: ignore[no-untyped-def]
     import logging
 
-    from alo185.phone import MaskingFilter, mask_in_text
+    from alo185.core.phone import MaskingFilter, mask_in_text
 
     assert mask_in_text("arayan +905321234567, geri ara 05321234567 / 5321234567") == (
         "arayan +90 532 *** ** 67, geri ara +90 532 *** ** 67 / +90 532 *** ** 67"

@@ -12,36 +12,22 @@ import pytest
 from sqlalchemy import JSON, String, cast, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alo185 import db, privacy
-from alo185.models import (
-    AuditLog,
-    Base,
-    CallRecord,
-    Category,
-    Citizen,
-    CorrectiveAction,
-    CorrectiveActionEvidence,
-    CorrectiveActionStep,
-    DestructionLog,
-    Directorate,
-    InboundMessage,
-    Institution,
-    InstitutionKind,
-    Nonconformity,
-    RetentionRule,
-    SlaUnit,
-    SmsMessage,
-    SurveyAnswer,
-    SurveyComment,
-    SurveyOptOut,
-    Ticket,
-    TicketAttachment,
-    TicketStatus,
-    Voicemail,
-)
-from alo185.privacy import Store, anonymise, retention
+from alo185 import schema
+from alo185.audit.models import AuditLog
+from alo185.calls.models import CallRecord
+from alo185.channels.models import InboundMessage
+from alo185.core import db
+from alo185.org.models import Directorate, Institution, InstitutionKind
+from alo185.privacy import anonymise, files, retention
+from alo185.privacy.files import Store
+from alo185.privacy.models import DestructionLog, RetentionRule
 from alo185.privacy.retention import RECORD_TYPES, years
+from alo185.quality.models import CorrectiveAction, CorrectiveActionEvidence, CorrectiveActionStep, Nonconformity
+from alo185.sms.models import SmsMessage
+from alo185.surveys.models import SurveyAnswer, SurveyComment, SurveyOptOut
+from alo185.tickets.models import Category, Citizen, SlaUnit, Ticket, TicketAttachment, TicketStatus
 from alo185.tickets.queries import create_ticket
+from alo185.voicemail.models import Voicemail
 
 NOW = datetime(2030, 6, 1, 9, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=years(10) + 30)  # past every period but the 20-year ones
@@ -78,7 +64,7 @@ def _snapshot(sessions: sessionmaker[Session]) -> dict[str, list[Any]]:
     with sessions() as s:
         return {
             t.name: [tuple(r) for r in s.execute(select(t).order_by(*t.primary_key.columns))]
-            for t in Base.metadata.sorted_tables
+            for t in schema.metadata.sorted_tables
         }
 
 
@@ -393,17 +379,17 @@ def test_a_crash_between_commit_and_unlink_is_finished_by_the_next_run(
         for name in ("a", "b"):
             s.add(Voicemail(uniqueid=name, caller="+905320000009", audio_file=_file(vm, f"{name}.wav")))
     roots = {Store.VOICEMAIL: vm}
-    monkeypatch.setattr(privacy._Pending, "delete_files", lambda _self: None)  # dies right after COMMIT
+    monkeypatch.setattr(files._Pending, "delete_files", lambda _self: None)  # dies right after COMMIT
     with sessions.begin() as s:
         anonymise.scrub(s, Voicemail, Voicemail.uniqueid == "a", roots)
     monkeypatch.undo()
-    privacy._write_journal(vm, Store.VOICEMAIL, ["b.wav"])  # died before COMMIT: "b" still names its file
-    assert (vm / "a.wav").exists() and len(list((vm / privacy.JOURNAL_DIR).glob("*.json"))) == 2
+    files._write_journal(vm, Store.VOICEMAIL, ["b.wav"])  # died before COMMIT: "b" still names its file
+    assert (vm / "a.wav").exists() and len(list((vm / files.JOURNAL_DIR).glob("*.json"))) == 2
     with sessions() as s:
-        assert privacy.recover(s, [vm], older_than_s=3600) == 0  # fresh journals may be mid-commit elsewhere
-        assert privacy.recover(s, [vm], older_than_s=0) == 1
+        assert files.recover(s, [vm], older_than_s=3600) == 0  # fresh journals may be mid-commit elsewhere
+        assert files.recover(s, [vm], older_than_s=0) == 1
     assert not (vm / "a.wav").exists() and (vm / "b.wav").exists()
-    assert list((vm / privacy.JOURNAL_DIR).glob("*")) == []
+    assert list((vm / files.JOURNAL_DIR).glob("*")) == []
 
 
 # -- a citizen's erasure request --------------------------------------------------------------------------
@@ -476,7 +462,7 @@ def _found(sessions: sessionmaker[Session], needle: str) -> list[str]:
     hits = []
     forms = {needle, json.dumps(needle)[1:-1]}
     with sessions() as s:
-        for table in Base.metadata.sorted_tables:
+        for table in schema.metadata.sorted_tables:
             for column in table.columns:
                 if not isinstance(column.type, (String, JSON)):  # Text is a String; enums and times are not
                     continue
@@ -541,7 +527,7 @@ def test_anonymisation_removes_the_person_everywhere_and_keeps_the_statistics(
     with sessions() as s:
         refs = {c.uniqueid: c.recording_ref for c in s.scalars(select(CallRecord))}
         assert refs == {"a-call": None, "b-call": "2026/11/b-call.wav"}
-    assert list((vm / privacy.JOURNAL_DIR).glob("*")) == []
+    assert list((vm / files.JOURNAL_DIR).glob("*")) == []
 
 
 def test_a_second_request_and_a_request_without_a_reason_are_refused(

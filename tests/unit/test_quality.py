@@ -12,28 +12,22 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from alo185 import db
-from alo185.models import (
-    AuditLog,
-    Citizen,
+from alo185.audit.models import AuditLog
+from alo185.core import db
+from alo185.org.models import Directorate, Institution, Role, User
+from alo185.quality import corrective, nonconformity
+from alo185.quality.corrective import StepPlan
+from alo185.quality.models import (
     CorrectiveAction,
     CorrectiveActionEvidence,
     CorrectiveActionStatus,
     CorrectiveActionStep,
-    Directorate,
-    Institution,
     Nonconformity,
     NonconformityDecision,
-    Redirect,
-    Role,
-    SmsMessage,
-    Ticket,
-    TicketHistory,
-    TicketStatus,
-    User,
 )
-from alo185.quality import KEEP_YEARS, QualityError, corrective, nonconformity
-from alo185.quality.corrective import StepPlan
+from alo185.quality.procedure import KEEP_YEARS, QualityError
+from alo185.sms.models import SmsMessage
+from alo185.tickets.models import Citizen, Redirect, Ticket, TicketHistory, TicketStatus
 from tests.unit.test_tickets_workflow import NOW, World, _build_world, _ticket, _user
 
 S = TicketStatus

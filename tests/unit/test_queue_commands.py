@@ -17,9 +17,11 @@ import redis.asyncio as aioredis
 from panoramisk.actions import Action
 from panoramisk.message import Message
 
-from alo185 import bus, db, operators, queue_commands, staff
-from alo185.models import User
-from alo185.settings import Settings
+from alo185.core import bus, db
+from alo185.core.settings import Settings
+from alo185.operators import phones, queue_commands
+from alo185.org import accounts
+from alo185.org.models import User
 from queue_manager import commands
 from tests.staff import PASSWORD
 
@@ -100,9 +102,9 @@ def sessions(tmp_path: Path):  # type: ignore[no-untyped-def]
     db.migrate(url)
     factory = db.session_factory(url)
     with factory.begin() as s:
-        ayse = staff.create_user(s, "ayse", role="operator", password=PASSWORD)  # 1001
-        operators.set_skills(s, ayse, {"su": 0, "genel": 1})
-        staff.create_user(s, "yeni", role="operator", password=PASSWORD)  # 1002, no skills yet
+        ayse = accounts.create_user(s, "ayse", role="operator", password=PASSWORD)  # 1001
+        phones.set_skills(s, ayse, {"su": 0, "genel": 1})
+        accounts.create_user(s, "yeni", role="operator", password=PASSWORD)  # 1002, no skills yet
     return factory
 
 
@@ -129,7 +131,7 @@ def test_login_joins_each_skill_queue_with_its_penalty_and_a_second_login_applie
         "MemberName": "ayse", "Penalty": 1, "Paused": "false",
     }  # fmt: skip
     with sessions.begin() as s:
-        operators.set_skills(s, s.get(User, 1), {"genel": 2, "muhtar": 0})
+        phones.set_skills(s, s.get(User, 1), {"genel": 2, "muhtar": 0})
     pbx.sent.clear()
     [again] = _run(pbx, sessions, _cmd("refresh"))  # what a change of skills sends: a logged-in operator logs in again
     assert again["ok"] and again["queues"] == {"genel": 2, "muhtar": 0}
@@ -150,7 +152,7 @@ def test_pause_with_a_reason_in_every_queue_unpause_and_logout(sessions) -> None
     assert all(m["paused"] and m["reason"] == "egitim" for m in pbx.members.values())
     # A queue joined while paused is joined paused, with the same reason.
     with sessions.begin() as s:
-        operators.set_skills(s, s.get(User, 1), {"su": 0, "genel": 1, "zabita": 3})
+        phones.set_skills(s, s.get(User, 1), {"su": 0, "genel": 1, "zabita": 3})
     _run(pbx, sessions, _cmd("login"))
     assert pbx.members[("zabita", "PJSIP/1001")] == {"name": "ayse", "penalty": 3, "paused": True, "reason": "egitim"}
     [unpaused] = _run(pbx, sessions, _cmd("unpause"))
@@ -175,7 +177,7 @@ def test_what_cannot_be_done_is_refused_with_the_reason(sessions) -> None:  # ty
     assert not malformed["ok"]
     assert pbx.sent == []  # none of them reached the PBX
     with sessions.begin() as s:
-        operators.set_skills(s, s.get(User, 2), {"su": 0, "cenaze": 1})
+        phones.set_skills(s, s.get(User, 2), {"su": 0, "cenaze": 1})
     pbx.members[("su", "PJSIP/1002")] = {"name": "yeni", "penalty": 0, "paused": False, "reason": ""}  # a race
     [missing_queue] = _run(pbx, sessions, _cmd("login", "1002"))  # 'cenaze' is not in this fake PBX
     assert not missing_queue["ok"] and "No such queue" in missing_queue["message"]

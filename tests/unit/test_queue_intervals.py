@@ -12,13 +12,15 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from admin import create_app
-from admin.recorder import apply_event
-from alo185.models import AuditLog, CallRecord, QueueInterval
-from alo185.settings import Settings
-from queue_manager import intervals
-from queue_manager.service_level import QueueFigures, figures_from_records
+from admin.app import create_app
+from alo185.audit.models import AuditLog
+from alo185.calls.models import CallRecord
+from alo185.core.settings import Settings
+from alo185.queues import intervals
+from alo185.queues.models import QueueInterval
+from alo185.queues.service_level import QueueFigures, figures_from_records
 from tests.staff import staff_client
+from workers.recorder import apply_event
 
 TR = ZoneInfo("Europe/Istanbul")
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from admin.recorder import Recorder, apply_event
-from alo185 import bus, db, redis_server
-from alo185.instance import isolated_settings
-from alo185.models import CallRecord
-from alo185.settings import Settings
+from alo185.calls.models import CallRecord
+from alo185.core import bus, db, redis_server
+from alo185.core.settings import Settings
+from harness.instance import isolated_settings
+from workers.recorder import Recorder, apply_event
 
 T0 = 1_795_256_920.0
 EVENTS = [

@@ -11,13 +11,16 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from admin import create_app
-from admin.recorder import apply_event
-from alo185 import db, services
-from alo185.models import AuditLog, CallRecord, SurveyAnswer
-from alo185.settings import Settings
+from admin.app import create_app
+from alo185 import services
+from alo185.audit.models import AuditLog
+from alo185.calls.models import CallRecord
+from alo185.core import db
+from alo185.core.settings import Settings
+from alo185.surveys.models import SurveyAnswer
 from queue_manager.events import translate
 from tests.staff import staff_client
+from workers.recorder import apply_event
 
 T0 = 1_795_256_920.0
 CALLER = "+905321234567"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from alo185.pbx import Pbx
-from alo185.pbx.render import TEMPLATE_DIR, render_all
+from alo185.pbx.config import TEMPLATE_DIR, render_all
+from alo185.pbx.control import Pbx
 from tests.pbx_layout import fake_system_pbx
 
 

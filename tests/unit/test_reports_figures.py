@@ -19,22 +19,19 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alo185 import db, services
-from alo185.models import (
-    CallRecord,
-    CorrectiveAction,
-    CorrectiveActionStatus,
-    Directorate,
-    Nonconformity,
-    NonconformityDecision,
-    SmsMessage,
-    SurveyAnswer,
-    TicketStatus,
-)
-from alo185.reports import calls, export, iso10002, tables, tickets
-from alo185.settings import Settings
+from alo185 import services
+from alo185.calls.models import CallRecord
+from alo185.core import db
+from alo185.core.settings import Settings
+from alo185.org.models import Directorate
+from alo185.quality.models import CorrectiveAction, CorrectiveActionStatus, Nonconformity, NonconformityDecision
+from alo185.queues import intervals
+from alo185.reports import calls, export, iso10002, tables
+from alo185.sms.models import SmsMessage
+from alo185.surveys.models import SurveyAnswer
+from alo185.tickets import figures
+from alo185.tickets.models import TicketStatus
 from alo185.tickets.queries import create_ticket
-from queue_manager import intervals
 
 TZ = ZoneInfo("Europe/Istanbul")
 FIRST, LAST = date(2026, 10, 1), date(2026, 10, 31)
@@ -223,7 +220,7 @@ def test_turkish_formats() -> None:
 def _document(sessions: sessionmaker[Session]) -> tables.Document:
     with sessions() as s:
         parts = tables.call_tables(calls.report(s, START, END))
-        parts += tables.ticket_tables(tickets.month_report(s, START, END))
+        parts += tables.ticket_tables(figures.month_report(s, START, END))
         parts += tables.iso_tables(iso10002.report(s, START, END, NOW))
     return tables.Document("Aylık rapor – Ekim 2026", FIRST, LAST, parts, "aylik-rapor", "Ekim 2026")
 

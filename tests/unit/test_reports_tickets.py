@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from alo185 import db, services
-from alo185.models import Ticket, TicketStatus
-from alo185.reports.tickets import month_report
-from alo185.settings import Settings
+from alo185 import services
+from alo185.core import db
+from alo185.core.settings import Settings
+from alo185.tickets.figures import month_report
+from alo185.tickets.models import Ticket, TicketStatus
 from alo185.tickets.queries import create_ticket, open_for_directorate
 
 START = datetime(2026, 10, 1, tzinfo=UTC)

@@ -9,11 +9,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from alo185 import bus, db, services
-from alo185.models import Citizen
-from alo185.phone import mask
-from alo185.settings import Settings
+from alo185 import services
+from alo185.core import bus, db
+from alo185.core.phone import mask
+from alo185.core.settings import Settings
 from alo185.tickets import caller_card
+from alo185.tickets.models import Citizen
 from alo185.tickets.queries import create_ticket
 from queue_manager import screenpop
 from queue_manager.service import QueueManager
@@ -37,7 +38,7 @@ def test_what_ami_tells() -> None:
     assert pop["caller"] == "+905321234567" and "caller_masked" not in pop  # the caller card's
     assert (pop["ivr_path"], pop["lang"], pop["category"]) == ("kvkk>language:1>main:3", "tr", "cop-toplama")
     assert pop["wait_s"] == 10.5 and pop["callback"] is False
-    assert screenpop.channel_for(pop["member"]) == "alo185:screenpop:Test operatör 1"
+    assert bus.screenpop_channel(pop["member"]) == "alo185:screenpop:Test operatör 1"
     one_var = screenpop.from_agent_called({**AGENT_CALLED, "ChanVariable": "ALO185_LANG=en"}, None, 0)
     assert one_var["lang"] == "en" and one_var["wait_s"] is None and one_var["ivr_path"] == ""
 
@@ -83,7 +84,7 @@ async def _until(done: Any, timeout: float = 5) -> None:
 def published_pop(settings: Settings, event: dict) -> tuple[dict[str, Any], int]:
     """What the queue manager publishes when ``event`` (an AgentCalled) comes, and its database lookups."""
     pubsub = bus.connect(settings.redis_connection_url).pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(screenpop.channel_for(event["MemberName"]))
+    pubsub.subscribe(bus.screenpop_channel(event["MemberName"]))
 
     async def ring() -> int:
         qm = QueueManager(settings)

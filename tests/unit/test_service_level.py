@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from queue_manager import erlang
-from queue_manager.service_level import figures, parse
+from alo185.queues import erlang
+from alo185.queues.service_level import figures, parse
 
 # Five callers to "su" in one quarter hour (from 1763715600 = 09:00 UTC): two answered fast,
 # one after 12 s, one abandons after 2 s (short), one after 30 s; a sixth at 09:15 is answered.

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from alo185.settings import Settings, load_settings
+from alo185.core.settings import Settings, load_settings
 
 
 def test_defaults_for_one_machine(tmp_path: Path) -> None:

@@ -15,13 +15,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from alo185 import db, links, services
-from alo185.models import Institution, SmsMessage, Ticket, TicketStatus, User
-from alo185.settings import Settings
-from alo185.sms import outbox, templates
+from alo185 import services
+from alo185.core import db, links
+from alo185.core.settings import Settings
+from alo185.org.models import Institution, User
+from alo185.sms import templates
 from alo185.sms.gateways import HttpGateway
+from alo185.sms.models import SmsMessage
 from alo185.sms.sender import Sender
-from alo185.tickets import workflow
+from alo185.tickets import news, workflow
+from alo185.tickets.models import Ticket, TicketStatus
 from alo185.tickets.queries import create_ticket
 from tests.staff import staff_client
 
@@ -102,7 +105,7 @@ def test_a_new_ticket_queues_its_number_and_link_once(sessions) -> None:  # type
     ticket_id = _new_ticket(sessions)
     assert _messages(sessions) == [("created", "pending", "+905321234567")]
     with sessions.begin() as s:
-        assert outbox.ticket_news(s, s.get(Ticket, ticket_id), "created") is not None  # the same row
+        assert news.ticket_news(s, s.get(Ticket, ticket_id), "created") is not None  # the same row
     assert len(_messages(sessions)) == 1
 
 
@@ -204,7 +207,7 @@ def test_the_log_gateway_masks_numbers(settings: Settings, sessions, caplog) -> 
 
 
 def test_admin_edits_templates_and_lists_the_outbox_masked(settings: Settings, sessions) -> None:  # type: ignore[no-untyped-def]
-    from admin import create_app
+    from admin.app import create_app
 
     _new_ticket(sessions)
     client = staff_client(create_app(settings))

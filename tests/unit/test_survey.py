@@ -7,15 +7,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from admin.recorder import apply_event
 from agi_scripts.survey import eligible
-from alo185 import db, services
-from alo185.models import SurveyAnswer, SurveyComment, SurveyOptOut
-from alo185.reports import survey as report
-from alo185.settings import Settings
+from alo185 import services
+from alo185.core import db
+from alo185.core.settings import Settings
+from alo185.surveys import results as report
+from alo185.surveys.keypad import RecordComment, SurveyResult, run_survey
+from alo185.surveys.models import SurveyAnswer, SurveyComment, SurveyOptOut
 from alo185.tickets.queries import create_ticket
 from ivr.engine import Play, WaitKey
-from ivr.survey import RecordComment, SurveyResult, run_survey
+from workers.recorder import apply_event
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 

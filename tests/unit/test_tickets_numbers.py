@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from alo185 import db
+from alo185.core import db
 from alo185.tickets import numbers, queries
 
 

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alo185 import db
-from alo185.models import Citizen, District, Mahalle, PlatformRole, Redirect, Ticket, TicketStatus
+from alo185.core import db
+from alo185.org.models import District, Mahalle
 from alo185.tickets import numbers, queries, workflow
 from alo185.tickets.citizens import mask_tc
+from alo185.tickets.models import Citizen, PlatformRole, Redirect, Ticket, TicketStatus
 from alo185.tickets.seed import seed
 
 S = TicketStatus

@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from alo185 import db, services
-from alo185.models import Category, Citizen, Mahalle, Ticket
-from alo185.settings import Settings
+from alo185 import services
+from alo185.core import db
+from alo185.core.settings import Settings
+from alo185.org.models import Mahalle
 from alo185.tickets import search
+from alo185.tickets.models import Category, Citizen, Ticket
 from alo185.tickets.queries import create_ticket
 
 

@@ -8,8 +8,10 @@ from alembic import command
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alo185 import db
-from alo185.models import Base, Category, Directorate, District, Institution, InstitutionKind, Mahalle, Unit
+from alo185 import schema
+from alo185.core import db
+from alo185.org.models import Directorate, District, Institution, InstitutionKind, Mahalle, Unit
+from alo185.tickets.models import Category
 from alo185.tickets.seed import load_data, seed
 
 DISTRICTS = {
@@ -84,7 +86,7 @@ def test_tickets_migration_downgrades_and_upgrades(database_url: str) -> None:
     with engine.connect() as conn:
         remaining = set(conn.dialect.get_table_names(conn))
     assert "call_records" in remaining
-    assert not remaining & (set(Base.metadata.tables) - {"call_records"})
+    assert not remaining & (set(schema.metadata.tables) - {"call_records"})
     command.upgrade(config, "head")
     with engine.connect() as conn:
-        assert set(Base.metadata.tables) <= set(conn.dialect.get_table_names(conn))
+        assert set(schema.metadata.tables) <= set(conn.dialect.get_table_names(conn))

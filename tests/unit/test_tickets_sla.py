@@ -8,21 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session
 
-from alo185 import db
-from alo185.models import (
-    Category,
-    Directorate,
-    Institution,
-    InstitutionKind,
-    LegalDeadline,
-    Priority,
-    Role,
-    SlaUnit,
-    Ticket,
-    TicketStatus,
-    User,
-)
+from alo185.core import db
+from alo185.org.models import Directorate, Institution, InstitutionKind, Role, User
 from alo185.tickets import sla
+from alo185.tickets.models import Category, LegalDeadline, Priority, SlaUnit, Ticket, TicketStatus
 
 TR = ZoneInfo("Europe/Istanbul")
 

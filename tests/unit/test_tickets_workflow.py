@@ -12,23 +12,19 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alo185 import db
-from alo185.models import (
+from alo185.core import db
+from alo185.org.models import Directorate, Institution, InstitutionKind, Role, User
+from alo185.tickets import workflow
+from alo185.tickets.models import (
     Approval,
     ApprovalDecision,
     Category,
-    Directorate,
-    Institution,
-    InstitutionKind,
     Redirect,
-    Role,
     SlaUnit,
     Ticket,
     TicketHistory,
     TicketStatus,
-    User,
 )
-from alo185.tickets import workflow
 from alo185.tickets.workflow import ActorKind, TransitionError
 from tests.conftest import new_database
 

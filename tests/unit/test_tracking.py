@@ -9,12 +9,14 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from admin import create_app
-from admin.public import REQUESTS_PER_MINUTE
-from alo185 import db, links, services
-from alo185.models import Ticket, TicketStatus, User
-from alo185.settings import Settings
+from admin.app import create_app
+from admin.public.views import REQUESTS_PER_MINUTE
+from alo185 import services
+from alo185.core import db, links
+from alo185.core.settings import Settings
+from alo185.org.models import User
 from alo185.tickets import workflow
+from alo185.tickets.models import Ticket, TicketStatus
 from alo185.tickets.queries import create_ticket
 
 S = TicketStatus

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from alo185.settings import Settings, load_settings
+from alo185.core.settings import Settings, load_settings
 from alo185.voicemail.model_files import packaged_model, speak
 from alo185.voicemail.transcribe import DecoderOptions, TranscribeError, Transcriber, overlay
 

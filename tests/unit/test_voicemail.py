@@ -16,17 +16,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from alo185 import bus, db, procs, redis_server, services
-from alo185.instance import isolated_settings
-from alo185.models import Ticket, Voicemail
-from alo185.pbx import Pbx
-from alo185.settings import Settings
+from alo185 import services
+from alo185.core import bus, db, procs, redis_server
+from alo185.core.settings import Settings
+from alo185.pbx.control import Pbx
+from alo185.tickets.models import Ticket
 from alo185.tickets.queries import tr_ascii, tr_fold
 from alo185.voicemail import spool
 from alo185.voicemail.categorize import Rules
+from alo185.voicemail.intake import FAILED_NOTE
 from alo185.voicemail.model_files import packaged_model, speak
+from alo185.voicemail.models import Voicemail
 from alo185.voicemail.transcribe import Transcriber
-from alo185.voicemail.worker import FAILED_NOTE, Worker
+from harness.instance import isolated_settings
+from workers.voicemail import Worker
 
 KO_MODEL = packaged_model()
 KOREAN = "안녕하세요 물이 나오지 않습니다 도와주세요"
@@ -90,7 +93,7 @@ def test_category_suggestion(text: str, code: str | None) -> None:
 
 
 def test_rules_name_seeded_categories(vm_settings: Settings) -> None:
-    from alo185.models import Category
+    from alo185.tickets.models import Category
 
     rules = Rules.load()
     with db.session_factory(vm_settings.database_url)() as s:

@@ -16,15 +16,18 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-import admin.wallboard
-from admin import create_app
-from admin.recorder import apply_event
-from alo185 import operators, services
-from alo185.models import Announcement, AuditLog, User
-from alo185.settings import Settings
+import admin.wallboard.views
+from admin.app import create_app
+from alo185 import services
+from alo185.audit.models import AuditLog
+from alo185.core.settings import Settings
+from alo185.menu.models import Announcement
+from alo185.operators import phones
+from alo185.org.models import User
 from tests.fake_queue_manager import FakeQueueManager, running
 from tests.staff import add_user, log_in
 from tests.unit.test_queue_intervals import call_events
+from workers.recorder import apply_event
 
 TR = ZoneInfo("Europe/Istanbul")
 
@@ -38,7 +41,7 @@ def app(redis_settings: Settings) -> Flask:
     with application.extensions["alo185.sessions"].begin() as s:
         ayse = s.scalar(select(User).where(User.username == "ayse"))
         assert ayse is not None
-        operators.set_skills(s, ayse, {"su": 0, "zabita": 2})
+        phones.set_skills(s, ayse, {"su": 0, "zabita": 2})
     return application
 
 
@@ -52,7 +55,7 @@ def _skills(app: Flask, username: str = "ayse") -> dict[str, int]:
     with app.extensions["alo185.sessions"]() as s:
         user = s.scalar(select(User).where(User.username == username))
         assert user is not None
-        return operators.skills_of(s, user.id)
+        return phones.skills_of(s, user.id)
 
 
 def _audit(app: Flask, prefix: str) -> list[tuple[str, str, str, str | None]]:
@@ -190,7 +193,7 @@ def test_only_a_supervisor_moves_and_only_an_operator_is_moved(app: Flask, queue
 def test_a_move_without_the_queue_manager_applies_at_the_next_log_in(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(admin.wallboard, "WAIT_S", 0.3)
+    monkeypatch.setattr(admin.wallboard.views, "WAIT_S", 0.3)
     moved = log_in(app.test_client(), "sef").post("/api/wallboard/operators/ayse/move", json={"to": "genel"})
     assert moved.status_code == 200
     assert not moved.get_json()["applied"] and "next log-in" in moved.get_json()["message"]

@@ -11,10 +11,13 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from admin import create_app
-from alo185 import db, services
-from alo185.models import InboundMessage, SmsMessage, Ticket, TicketAttachment, TicketHistory
-from alo185.settings import Settings
+from admin.app import create_app
+from alo185 import services
+from alo185.channels.models import InboundMessage
+from alo185.core import db
+from alo185.core.settings import Settings
+from alo185.sms.models import SmsMessage
+from alo185.tickets.models import Ticket, TicketAttachment, TicketHistory
 
 SECRET = "meta-app-secret"
 TOKEN = "dogrulama-belirteci"

@@ -1,0 +1,1 @@
+"""Calls: the call record folded from the call events, and the recordings of operator calls."""

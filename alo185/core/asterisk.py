@@ -1,0 +1,129 @@
+"""One Asterisk instance: where its files are, and its process.
+
+What the instance is configured with is the PBX feature's (``alo185.pbx``): it renders the
+configuration from the domain before it starts the process this class runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Self
+
+from alo185.core import asterisk_root, procs
+from alo185.core.settings import Settings
+
+PROCESS_NAME = "asterisk"
+INSTANCE_SUBDIRS = ("etc", "spool", "log", "run", "lib", "cache", "sounds")
+# Under the instance's spool: recordings of operator calls (unless ``recording_dir`` is set), and
+# the directory the dialplan records voicemails into.
+RECORDINGS_SPOOL = "alo185-recordings"
+VOICEMAIL_RECORDING = ("alo185-voicemail", "recording")
+
+
+class Asterisk:
+    """An Asterisk instance, either the system's binary or one inside the shared sid root."""
+
+    def __init__(self, settings: Settings, chroot: Path | None, binary: str) -> None:
+        self.settings = settings
+        self.chroot = chroot
+        self.binary = binary
+
+    @classmethod
+    def locate(cls, settings: Settings) -> Self:
+        """The installed PBX; raises ProvisionError if there is none yet."""
+        system = asterisk_root.system_asterisk()
+        if system:
+            return cls(settings, None, system)
+        if asterisk_root.root_is_ready(settings.pbx_root):
+            return cls(settings, settings.pbx_root, "/usr/sbin/asterisk")
+        raise asterisk_root.ProvisionError("Asterisk is not installed yet: run 'alo185 pbx install' (as root)")
+
+    @classmethod
+    def provision(cls, settings: Settings, log: Callable[[str], None] = print) -> Self:
+        """The installed PBX, installed first into the shared root when there is no system Asterisk."""
+        if asterisk_root.system_asterisk() is None:
+            asterisk_root.provision_root(settings.pbx_root, settings.debian_mirror, log)
+        return cls.locate(settings)
+
+    @property
+    def instance_dir(self) -> Path:
+        """Host path of this instance's files (inside the root when chrooted)."""
+        if self.chroot is None:
+            return self.settings.var_dir / "asterisk"
+        return self.chroot / "srv" / "alo185" / self.settings.instance
+
+    def pbx_path(self, host_path: Path) -> str:
+        """``host_path`` (a path under the root) as Asterisk sees it. On every prompt played: no syscalls."""
+        if self.chroot is None:
+            return str(host_path)
+        text, root = str(host_path), str(self.chroot)
+        if not text.startswith(root + "/"):
+            raise ValueError(f"{host_path} is outside the PBX root {root}")
+        return text[len(root) :]
+
+    def host_path(self, pbx_path: str) -> Path:
+        return Path(pbx_path) if self.chroot is None else self.chroot / pbx_path.lstrip("/")
+
+    @property
+    def conf_file(self) -> Path:
+        return self.instance_dir / "etc" / "asterisk.conf"
+
+    def argv(self, *args: str) -> list[str]:
+        prefix = [] if self.chroot is None else ["chroot", str(self.chroot)]
+        return [*prefix, self.binary, "-C", self.pbx_path(self.conf_file), *args]
+
+    def make_dirs(self) -> None:
+        for sub in INSTANCE_SUBDIRS:
+            (self.instance_dir / sub).mkdir(parents=True, exist_ok=True)
+        (self.instance_dir / "spool").joinpath(*VOICEMAIL_RECORDING).mkdir(parents=True, exist_ok=True)
+        if self.settings.record_calls:
+            self.recordings_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def recordings_dir(self) -> Path:
+        """Where Asterisk records operator calls (setting ``recording_dir``, else the instance's spool)."""
+        return self.settings.recording_dir or self.instance_dir / "spool" / RECORDINGS_SPOOL
+
+    def running(self) -> bool:
+        return procs.running_pid(self.settings, PROCESS_NAME) is not None
+
+    def start(self, timeout: float = 60.0) -> None:
+        if self.running():
+            return
+        # A stale control socket from a killed instance would make '-rx' talk to nothing.
+        (self.instance_dir / "run" / "asterisk.ctl").unlink(missing_ok=True)
+        procs.spawn(self.settings, PROCESS_NAME, self.argv("-f", "-n"))
+        if not procs.wait_until(self._booted, timeout, interval=0.25):
+            raise RuntimeError(
+                f"Asterisk did not boot in {timeout:.0f} s; see {procs.log_path(self.settings, PROCESS_NAME)}"
+            )
+
+    def _booted(self) -> bool:
+        if not self.running():
+            raise RuntimeError(f"Asterisk exited at start; see {procs.log_path(self.settings, PROCESS_NAME)}")
+        try:
+            return self.cli("core waitfullybooted", timeout=5).startswith("Asterisk has fully booted")
+        except (subprocess.SubprocessError, RuntimeError):
+            return False
+
+    def stop(self) -> bool:
+        if self.running():
+            with contextlib.suppress(subprocess.SubprocessError, RuntimeError):
+                self.cli("core stop now", timeout=10)
+            procs.wait_until(lambda: not self.running(), 10)
+        return procs.stop(self.settings, PROCESS_NAME)
+
+    def cli(self, command: str, timeout: float = 15) -> str:
+        """Run one CLI command in the running instance and return its output."""
+        proc = subprocess.run(self.argv("-rx", command), capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0:
+            raise RuntimeError(f"asterisk -rx {command!r} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+        return proc.stdout
+
+    def remove_instance(self) -> None:
+        """Delete this instance's files (tests use throw-away instances)."""
+        shutil.rmtree(self.instance_dir, ignore_errors=True)
