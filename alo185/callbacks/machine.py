@@ -17,9 +17,10 @@ The IVR stores the request (``store.request``, state ``requested``). The queue m
    up during the notice) → placed again at once.
 
 The database row is the truth between steps. ``Callbacks`` is the state machine over the rows and a
-``PbxActions`` (AMI in ``queue_manager.callbacks``, a fake in the unit tests), which feeds it AMI events one at
-a time. On every start and AMI login it reconciles: a placeholder still among Asterisk's channels is
-left alone, one that is gone is settled from AstDB, once (a settled row no longer names it).
+``PbxActions``: AMI in the queue manager (``queue_manager.callbacks``, which feeds it AMI events one at
+a time), a fake in the unit tests. On every start and AMI login it reconciles: a placeholder still
+among Asterisk's channels is left alone, one that is gone is settled from AstDB, once (a settled row
+no longer names it).
 """
 
 from __future__ import annotations

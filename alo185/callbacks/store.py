@@ -1,6 +1,6 @@
 """The callbacks' rows: the IVR's request, and the transactions the state machine (``machine``) runs.
 
-Each transaction takes a session of its own (the machine runs it in a worker thread) and answers
+Each transaction is given a session of its own (the machine runs it in a worker thread) and answers
 with a ``View``: the row as the machine sees it, outside any session.
 """
 

@@ -8,7 +8,6 @@ derived again after every event. The recorder (``workers.recorder``) folds the e
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,9 +16,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from alo185.calls.models import CallRecord
-from alo185.core.bus import event_time as _when
+from alo185.core.bus import event_time
 
-log = logging.getLogger(__name__)
 LOST = "pbx_lost"  # end_cause of a call that died with Asterisk (found at the resync after it came back)
 LOST_MARGIN = timedelta(seconds=2)
 # The IVR's reasons for a queue that was closed (``ivr.hours``): the call's outcome is ``after-hours``.
@@ -35,7 +33,7 @@ def _set(record: CallRecord, **fields: Any) -> None:
 
 
 def _on_start(r: CallRecord, e: dict[str, Any]) -> None:
-    _set(r, linkedid=e.get("linkedid"), caller=e.get("caller"), started_at=_when(e.get("ts")))
+    _set(r, linkedid=e.get("linkedid"), caller=e.get("caller"), started_at=event_time(e.get("ts")))
 
 
 def _on_ivr(r: CallRecord, e: dict[str, Any]) -> None:
@@ -77,14 +75,20 @@ def _on_join(r: CallRecord, e: dict[str, Any]) -> None:
 
 def _on_connect(r: CallRecord, e: dict[str, Any]) -> None:
     r.answered = True
-    _set(r, queue=e.get("queue"), wait_s=e.get("wait_s"), answered_by=e.get("member"), answered_at=_when(e.get("ts")))
+    _set(
+        r,
+        queue=e.get("queue"),
+        wait_s=e.get("wait_s"),
+        answered_by=e.get("member"),
+        answered_at=event_time(e.get("ts")),
+    )
 
 
 def _on_complete(r: CallRecord, e: dict[str, Any]) -> None:
     r.answered = True
     if e.get("talk_s") is not None:
         r.talk_s, r.talk_source = e["talk_s"], "queue"
-    _close_hold(r, _when(e.get("ts")))  # the operator hung up with the caller on hold
+    _close_hold(r, event_time(e.get("ts")))  # the operator hung up with the caller on hold
 
 
 def _on_abandon(r: CallRecord, e: dict[str, Any]) -> None:
@@ -93,7 +97,7 @@ def _on_abandon(r: CallRecord, e: dict[str, Any]) -> None:
 
 
 def _on_end(r: CallRecord, e: dict[str, Any]) -> None:
-    _set(r, ended_at=_when(e.get("ts")), end_cause=e.get("cause"))
+    _set(r, ended_at=event_time(e.get("ts")), end_cause=e.get("cause"))
 
 
 def _on_ivr_step(r: CallRecord, e: dict[str, Any]) -> None:
@@ -108,7 +112,7 @@ def _on_hold(r: CallRecord, e: dict[str, Any]) -> None:
     The call counts as held from a Hold to the next Unhold of any of its legs. Replaying events changes
     nothing: a Hold at or before ``hold_counted_to`` was counted, an Unhold without an open hold is spent.
     """
-    at = _when(e.get("ts"))
+    at = event_time(e.get("ts"))
     if at is None:
         return
     if not e.get("held"):

@@ -2,5 +2,5 @@
 
 ``spool`` hands a finished recording over (atomic moves, a job on a durable Redis stream),
 ``transcribe`` turns audio into words with Vosk, ``categorize`` suggests a category from them,
-``worker`` (``alo185 worker``) does the jobs, and ``model_files`` fetches and checks models.
+``intake`` does a job (``workers.voicemail`` takes them), and ``model_files`` fetches and checks models.
 """
