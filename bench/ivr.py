@@ -34,6 +34,7 @@ from alo185 import services
 from alo185.core import bus, procs, redis_server
 from bench import agi_load
 from bench.common import percentile, summary_ms
+from harness import ports
 from harness.instance import Stack, isolated_settings, running_stack
 
 REPO = Path(__file__).resolve().parents[1]
@@ -181,7 +182,7 @@ def _median_round(results: list[agi_load.LoadResult]) -> agi_load.LoadResult:
 @contextlib.contextmanager
 def _panoramisk(commands: list[str]) -> Iterator[tuple[int, int]]:
     """panoramisk's bare server in a process of its own: its port and pid."""
-    port = procs.free_port()
+    port = ports.free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.agi_servers", str(port), json.dumps(commands)],
         cwd=REPO,

@@ -24,7 +24,8 @@ from alo185.core import ami, bus, db, procs, redis_server
 from alo185.core.settings import Settings, load_settings
 from alo185.pbx.control import Pbx
 from alo185.queues.names import pbx_queues
-from harness import simulate
+from harness import ports, simulate
+from workers import recorder
 
 SIM_OPERATOR_NAME = "Test operatör"
 
@@ -40,10 +41,10 @@ def isolated_settings(var_dir: Path, **changes: object) -> Settings:
     return base.replace(
         var_dir=var_dir,
         instance=f"t{os.getpid()}-{var_dir.name}",
-        ami_port=procs.free_port(),
-        agi_port=procs.free_port(),
-        sip_port=procs.free_port(),
-        admin_port=procs.free_port(),
+        ami_port=ports.free_port(),
+        agi_port=ports.free_port(),
+        sip_port=ports.free_port(),
+        admin_port=ports.free_port(),
         **{"wrap_up_s": 0, "overflow_offer": False, **changes},
     )
 
@@ -111,6 +112,18 @@ class Stack:
     def wait_until_gone(self, uniqueid: str, timeout: float = 120) -> None:
         if not procs.wait_until(lambda: not self.channel_app(uniqueid), timeout, interval=0.5):
             raise AssertionError(f"call {uniqueid} still up after {timeout} s")
+
+    def wait_recorded(self, timeout: float = 30) -> None:
+        """Until the recorder has committed every call event on the stream so far (read and acknowledged)."""
+        client = bus.connect(self.settings.redis_connection_url)
+        last = client.xinfo_stream(bus.CALL_EVENTS)["last-generated-id"]
+
+        def _caught_up() -> bool:
+            group = next(g for g in client.xinfo_groups(bus.CALL_EVENTS) if g["name"] == recorder.GROUP)
+            return bus.stream_id(group["last-delivered-id"]) >= bus.stream_id(last) and group["pending"] == 0
+
+        if not procs.wait_until(_caught_up, timeout, interval=0.1):
+            raise AssertionError(f"the recorder did not reach event {last} in {timeout} s")
 
     def events(self, uniqueid: str) -> list[str]:
         """The call's events on the stream, type and time (for failure messages)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import sqlalchemy
 
-from alo185.core import procs
+from harness import ports
 
 
 def _bindir() -> Path:
@@ -38,7 +38,7 @@ def private_cluster() -> Iterator[str]:
     base = Path(tempfile.mkdtemp(prefix="alo185-pg-"))
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
-    data, port = base / "data", procs.free_port()
+    data, port = base / "data", ports.free_port()
     subprocess.run(
         _as_postgres(
             [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "alo185", "--no-sync", "-E", "UTF8"]

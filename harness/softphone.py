@@ -22,6 +22,7 @@ from typing import Any
 
 from alo185.core import procs
 from alo185.core.settings import Settings
+from harness import ports
 
 BINARY = "baresip"
 MODULE_DIRS = ("/usr/lib/baresip/modules", "/usr/local/lib/baresip/modules")
@@ -63,8 +64,8 @@ class Softphone:
     settings: Settings
     extension: str
     password: str
-    sip_port: int = field(default_factory=procs.free_port)
-    ctrl_port: int = field(default_factory=procs.free_port)
+    sip_port: int = field(default_factory=ports.free_port)
+    ctrl_port: int = field(default_factory=ports.free_port)
     events: list[dict[str, Any]] = field(default_factory=list)
     _buffer: bytes = b""
     _sock: socket.socket | None = None

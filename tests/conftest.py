@@ -1,23 +1,91 @@
-"""Fixtures: a throw-away alo185 instance on free ports with the real Asterisk, Redis and database."""
+"""Fixtures: a throw-away alo185 instance on free ports with the real Asterisk, Redis and database.
+
+The suite runs in parallel (pytest-xdist, ``-n`` in setup.cfg): each worker starts instances of its
+own, on ports from a range of its own (``harness.ports``). A module runs on one worker, in its order
+(an integration module's tests may share its instance and build on each other), and so do the browser
+tests (one instance with the admin); the longest start first, so the workers end together.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
+from xdist.scheduler import LoadScopeScheduling
 
 from alo185.core import db, redis_server
 from alo185.core.settings import Settings
 from alo185.voicemail.model_files import packaged_model
-from harness import pg_cluster
+from harness import pg_cluster, ports
 from harness.instance import SIM_OPERATOR_NAME, Stack, isolated_settings, running_stack
 from tests.staff import World, build_world
 
 TEST_OPERATOR = SIM_OPERATOR_NAME
+# Each parallel worker's ports: below the kernel's ephemeral range (32768-), above Asterisk's RTP (-20000).
+PORTS_FROM, PORTS_PER_WORKER = 20100, 600
+# What to start first in a parallel run: the longest tests (seconds, measured alone with --durations=0).
+# Every other test follows, in the order collected; a test missing here only ends the run later.
+LONGEST_FIRST = {
+    "tests/integration/test_ivr_e2e.py": 220,
+    "tests/integration/test_callback_e2e.py": 150,
+    "tests/browser/": 100,
+    "tests/integration/test_call_e2e.py": 100,
+    "tests/integration/test_queue_figures_e2e.py": 100,
+    "tests/integration/test_bench_quick.py::test_benchmark_quick_run[busy_hour]": 90,
+    "tests/integration/test_softphones_e2e.py": 75,
+    "tests/integration/test_survey_e2e.py": 70,
+    "tests/integration/test_screenpop_e2e.py": 60,
+    "tests/integration/test_bench_quick.py::test_benchmark_quick_run[screenpop]": 60,
+    "tests/integration/test_bench_quick.py::test_benchmark_quick_run[transcribe]": 60,
+    "tests/integration/test_hold_e2e.py": 50,
+    "tests/integration/test_voicemail_e2e.py": 45,
+    "tests/integration/test_pbx_restart_e2e.py": 45,
+    "tests/integration/test_bench_quick.py::test_benchmark_quick_run[ivr]": 35,
+    "tests/integration/test_bench_quick.py::test_benchmark_quick_run[calls]": 35,
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, … in a parallel run
+    if worker.startswith("gw"):
+        first = PORTS_FROM + int(worker[2:]) * PORTS_PER_WORKER
+        os.environ[ports.RANGE_VARIABLE] = f"{first}-{first + PORTS_PER_WORKER - 1}"
+
+
+def _expected_s(item: pytest.Item) -> int:
+    return max((s for prefix, s in LONGEST_FIRST.items() if item.nodeid.startswith(prefix)), default=0)
+
+
+def _scope(nodeid: str) -> str:
+    """What runs on one worker, in its order: a module, and the browser tests together; but each
+    benchmark's quick run alone (each starts an instance of its own)."""
+    path = nodeid.split("::")[0]
+    if path.startswith("tests/browser/"):
+        return "tests/browser/"  # one instance with the admin (admin_stack) for them all
+    if path.endswith("test_bench_quick.py"):
+        return nodeid
+    return path  # a module's tests may share its instance and build on each other
+
+
+class _ByScope(LoadScopeScheduling):
+    def _split_scope(self, nodeid: str) -> str:
+        return _scope(nodeid)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling:
+    config.option.loadscopereorder = False  # the longest first, as collected (pytest_collection_modifyitems)
+    return _ByScope(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_expected_s, reverse=True)  # stable: the rest keep their order
 
 
 @pytest.fixture(scope="session")

@@ -59,6 +59,12 @@ def event_time(ts: Any) -> datetime | None:
     return datetime.fromtimestamp(float(ts), UTC) if ts not in (None, "") else None
 
 
+def stream_id(entry_id: str) -> tuple[int, int]:
+    """A stream entry's id (``<ms>-<seq>``) as a pair that orders like the stream."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 def check(event: dict[str, Any]) -> None:
     if not event.get("type") or not event.get("uniqueid"):
         raise ValueError(f"an event needs 'type' and 'uniqueid': {event!r}")

@@ -15,7 +15,7 @@ def test_records_and_queue_log_agree(stack: Stack) -> None:
     queue, keys = "zabita", stack.after_notice("1w6w1")
     with stack.one_operator(queue, "Yavaş", talk_s=20, ident=98):
         first = stack.call(keys, caller="+905326660001", hang_up=False)
-        time.sleep(3)
+        time.sleep(3)  # the second and third arrive while the operator talks to the first
         second = stack.call(keys, caller="+905326660002", hang_up=True)
         third = stack.call(keys + "W" * 6, caller="+905326660003", hang_up=False)
         records = [stack.wait_record(u, timeout=180) for u in (first, second, third)]

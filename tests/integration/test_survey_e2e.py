@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import select
 
 from alo185.core import db, procs
@@ -32,7 +30,8 @@ def test_an_answered_caller_is_surveyed_and_the_key_is_stored(stack: Stack) -> N
 def test_a_caller_surveyed_recently_is_not_asked_again(stack: Stack) -> None:
     uniqueid = stack.call(simulate.then_survey(stack.after_notice("1w3"), answer="2"), caller="+905324440001")
     stack.wait_record(uniqueid, timeout=150)
-    time.sleep(2)  # the recorder had every event of the call
+    stack.wait_until_gone(uniqueid)  # the call is over: every event of it is out
+    stack.wait_recorded()
     assert _answer(stack, uniqueid) is None
 
 
@@ -44,5 +43,6 @@ def test_a_caller_who_hangs_up_first_is_not_surveyed(stack: Stack) -> None:
         uniqueid = stack.call(stack.after_notice("1w4"), caller="+905324440002", hang_up=True)
         record = stack.wait_record(uniqueid, timeout=150)
         assert record.answered and record.queue == "fen"
-        time.sleep(2)
+        stack.wait_until_gone(uniqueid)
+        stack.wait_recorded()
         assert _answer(stack, uniqueid) is None
