@@ -46,7 +46,7 @@ def running_pid(settings: Settings, name: str) -> int | None:
     return pid if alive(pid) else None
 
 
-def spawn(settings: Settings, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+def spawn(settings: Settings, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start ``argv`` detached in its own session, logging to ``<var>/log/NAME.log``."""
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     settings.log_dir.mkdir(parents=True, exist_ok=True)
@@ -102,4 +102,5 @@ def tcp_open(host: str, port: int) -> bool:
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]  # (host, port) for an IPv4 socket
+        return port
