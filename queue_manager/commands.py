@@ -97,7 +97,7 @@ class Commands:
                     await _ensure_group(self.redis)
                     grouped = True
                 replies = cast(
-                    bus.GroupReply,
+                    bus.ReadReply,
                     await self.redis.xreadgroup(
                         GROUP, CONSUMER, {bus.QUEUE_COMMANDS: start}, count=20, block=None if start == "0" else BLOCK_MS
                     ),

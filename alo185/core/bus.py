@@ -41,10 +41,10 @@ STOP_FLUSH_S = 5.0
 
 log = logging.getLogger(__name__)
 
-# A stream's entries and an XREADGROUP's reply as these clients get them: RESP2, decoded (``connect`` sets
+# A stream's entries and an XREAD(GROUP) reply as these clients get them: RESP2, decoded (``connect`` sets
 # ``decode_responses``). redis-py types its replies for both protocols and either decoding, so reads cast.
 Entries = list[tuple[str, dict[str, str]]]
-GroupReply = list[tuple[str, Entries]] | None
+ReadReply = list[tuple[str, Entries]] | None
 
 
 def connect(url: str) -> redis.Redis:
@@ -202,7 +202,7 @@ def read_group(
     """Yield (id, event): first this consumer's unacknowledged backlog, then new events."""
     for start in ("0", ">"):
         replies = cast(
-            GroupReply,
+            ReadReply,
             client.xreadgroup(group, consumer, {stream: start}, count=count, block=None if start == "0" else block_ms),
         )
         for _stream, messages in replies or []:
