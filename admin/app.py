@@ -39,7 +39,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["alo185.sessions"] = db.session_factory(settings.database_url)
     if settings.proxy_hops:
         # The citizens' address, not the proxy's, for the per-address limit of the citizen pages.
-        # Flask types ``wsgi_app`` as a method; wrapping it in middleware is how werkzeug says to use it.
+        # Flask declares ``wsgi_app`` a method, which mypy will not have reassigned; wrapping it is Flask's
+        # documented way to add a middleware.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
 
     auth.init_app(app)

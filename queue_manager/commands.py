@@ -274,7 +274,7 @@ class Commands:
     async def _enqueue(self, command: dict[str, Any]) -> None:
         try:
             fields = queue_commands.encode(command)
-            # redis-py: fields must be a dict of its own unions
+            # redis-py types ``fields`` as a dict of its own unions: invariant, so a dict[str, str] is refused
             await self.redis.xadd(bus.QUEUE_COMMANDS, fields, maxlen=100_000, approximate=True)  # type: ignore[arg-type]
         except (aioredis.ConnectionError, aioredis.TimeoutError) as exc:
             log.warning("feature code from %s lost, Redis unavailable: %s", command["channel"], exc)

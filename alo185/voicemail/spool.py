@@ -131,7 +131,8 @@ def hand_over(client: redis.Redis, dirs: Dirs, job: Job) -> bool:
         move_atomic(src, dst)
     if not dst.exists():
         return False
-    client.xadd(JOBS, job.to_fields())  # type: ignore[arg-type]  # redis-py: fields must be a dict of its own unions
+    # redis-py types ``fields`` as a dict of its own unions: invariant, so a dict[str, str] is refused
+    client.xadd(JOBS, job.to_fields())  # type: ignore[arg-type]
     return True
 
 
