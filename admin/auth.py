@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import redis
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
@@ -72,7 +73,7 @@ def _load(user_id: str) -> Staff | None:
 
 
 def current() -> Staff:
-    return current_user  # type: ignore[return-value]
+    return current_user  # a Staff (``_load``) behind Flask-Login's proxy
 
 
 def home_endpoint(user: Staff) -> str | None:
@@ -90,6 +91,7 @@ def shown_phone(number: str | None, where: str = "list") -> str:
 
 def _check(perm: Perm) -> Any:
     if not current_user.is_authenticated:
+        # Flask-Login sets ``login_manager`` on the app at run time; Flask's type does not have it.
         return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
     if not current().can(perm):
         abort(403)
@@ -139,7 +141,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():  # type: ignore[no-untyped-def]
+def login() -> ResponseReturnValue:
     if request.method == "GET":
         return render_template("auth/login.html", next=request.args.get("next", ""))
     if _too_many_failures():
@@ -156,6 +158,6 @@ def login():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/logout")
-def logout():  # type: ignore[no-untyped-def]
+def logout() -> ResponseReturnValue:
     logout_user()
     return redirect(url_for("auth.login"))

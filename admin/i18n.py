@@ -33,6 +33,7 @@ from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po, write_po
 from babel.numbers import format_decimal
 from flask import Blueprint, Flask, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale, gettext
 
 from alo185.quality import corrective, nonconformity
@@ -64,7 +65,7 @@ def select_locale() -> str:
 
 
 @bp.get("/lang/<code>")
-def choose(code: str):  # type: ignore[no-untyped-def]
+def choose(code: str) -> ResponseReturnValue:
     """Remember the language and go back where the user was (only to a page of this site)."""
     if code in LANGUAGES:
         session["lang"] = code

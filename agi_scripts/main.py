@@ -13,7 +13,7 @@ import uvloop
 
 from agi_scripts import ivr, survey, voicemail
 from agi_scripts.overflow import LivePredictor
-from agi_scripts.server import FastAGIServer, serve
+from agi_scripts.server import FastAGIServer, Script, serve
 from alo185.core import bus, db
 from alo185.core.asterisk import Asterisk
 from alo185.core.settings import Settings
@@ -66,7 +66,7 @@ def build_server(settings: Settings, ivr_deps: ivr.IvrDeps) -> FastAGIServer:
     client, dirs = bus.connect(settings.redis_connection_url), dirs_for(settings)
     dirs.ensure()
     survey_deps = survey.SurveyDeps(ivr_deps, client, dirs, settings.survey_period_days)
-    scripts = {
+    scripts: dict[str, Script] = {
         "ivr": functools.partial(ivr.run, deps=ivr_deps),
         "voicemail": functools.partial(voicemail.run, deps=voicemail.VoicemailDeps(client, dirs)),
         "survey": functools.partial(survey.run, deps=survey_deps),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import cast
 
 from agi_scripts.agi import (
     AGIAppError,
@@ -40,7 +41,7 @@ class AsyncAGI(asyncio.Protocol):
 
     # -- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]  # a TCP transport
+        self._transport = cast(asyncio.Transport, transport)  # a TCP server's: a full Transport
 
     def data_received(self, data: bytes) -> None:
         *lines, self._buffer = (self._buffer + data).split(b"\n")

@@ -63,6 +63,7 @@ def _user(settings: Settings, args: argparse.Namespace) -> int:
         password = sys.stdin.readline().rstrip("\n") if args.password_stdin else accounts.new_password()
     db.migrate(settings.database_url)
     with db.session_factory(settings.database_url).begin() as session:
+        user: User | None
         if args.action == "add":
             if not args.role:
                 raise ValueError("a new user needs --role")
@@ -143,8 +144,8 @@ def _foreground(command: str, settings: Settings, args: argparse.Namespace) -> i
     elif command == "worker":
         from workers.voicemail import main as worker_main
 
-        def main(s: Settings) -> None:
-            worker_main(s, name=args.name)
+        def main(settings: Settings) -> None:
+            worker_main(settings, name=args.name)
     else:
         from admin.main import main
     if command in ("recorder", "admin", "worker", "sms", "scheduler"):

@@ -56,10 +56,8 @@ def start_process(settings: Settings, service: Service, timeout: float = 30) -> 
         return
     argv = [sys.executable, "-m", "alo185", service.command]
     proc = procs.spawn(settings, service.name, argv, env=settings_env(settings))
-    if service.ready is not None and not procs.wait_until(
-        lambda: service.ready(settings) or proc.poll() is not None,
-        timeout,  # type: ignore[misc]
-    ):
+    ready = service.ready
+    if ready is not None and not procs.wait_until(lambda: ready(settings) or proc.poll() is not None, timeout):
         raise RuntimeError(f"{service.name} did not become ready; see {procs.log_path(settings, service.name)}")
     if proc.poll() is not None:
         raise RuntimeError(f"{service.name} exited at start; see {procs.log_path(settings, service.name)}")

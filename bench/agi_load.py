@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import cast
 
 # Keys a caller presses during these prompts: Türkçe, then cleaning and waste (queue temizlik).
 PATH_KEYS = {"language_tr": "1", "main_menu": "3"}
@@ -54,9 +55,9 @@ Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 async def _converse(
-    reader,
+    reader: asyncio.StreamReader,
     write: Callable[[bytes], None],
-    drain: Callable[[], Awaitable[None]],  # type: ignore[no-untyped-def]
+    drain: Callable[[], Awaitable[None]],
     i: int,
     record: list[str] | None,
 ) -> int:
@@ -89,7 +90,7 @@ class _AsteriskSide(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]  # a TCP transport
+        self._transport = cast(asyncio.Transport, transport)  # a TCP connection's: a full Transport
         self._transport.write(env_block(self.i))
 
     def data_received(self, data: bytes) -> None:

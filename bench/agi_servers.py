@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from typing import Any
 
 from panoramisk.fast_agi import Application
 
 
 def main(port: int, commands: list[str]) -> None:
-    async def handler(request) -> None:  # type: ignore[no-untyped-def]  # panoramisk 1.4 wants async def
+    async def handler(request: Any) -> None:  # panoramisk 1.4 wants async def
         for command in commands:
             await request.send_command(command)
 

@@ -53,7 +53,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
@@ -118,7 +118,7 @@ def messages(data: bytes) -> Iterator[dict[str, str]]:
 
 def call_event_type(headers: dict[str, str]) -> str | None:
     """The call event an AMI event should give, by the rules in ``docs/events.md``."""
-    name, uniqueid = headers.get("Event"), headers.get("Uniqueid")
+    name, uniqueid = headers.get("Event", ""), headers.get("Uniqueid")
     if name in HOLD_EVENTS:
         return "call.hold" if headers.get("Linkedid") else None
     if not uniqueid:
@@ -148,7 +148,7 @@ def stream_facts(data: bytes) -> dict[str, Any]:
 class _NullTransport(asyncio.Transport):
     """Where the protocol's own writes (pings) would go."""
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         pass
 
     def close(self) -> None:
@@ -303,7 +303,9 @@ async def check_state(
     operators = [(queue, iface, op["state"]) for queue, q in snapshot.items() for iface, op in q["operators"].items()]
     busy = [f"{queue} {iface}: {state}" for queue, iface, state in operators if state in BUSY]
     expected = Counter({kind: n * passes for kind, n in facts["call_events"].items()})
-    in_redis = Counter(json.loads(f["event"])["type"] for _id, f in await qm.redis.xrange(bus.CALL_EVENTS))
+    in_redis = Counter(
+        json.loads(f["event"])["type"] for _id, f in cast(bus.Entries, await qm.redis.xrange(bus.CALL_EVENTS))
+    )
     rules_cover_translators = set(TRANSLATORS) == set(CALL_EVENT_TYPES) | {"UserEvent", "Hangup", *HOLD_EVENTS}
     state = {
         "callers_waiting": sum(q["waiting"] for q in snapshot.values()),

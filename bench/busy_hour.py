@@ -106,7 +106,8 @@ class Arrival:
 
 def arrivals(load: Load) -> list[Arrival]:
     """The callers of one run, the same for both runs (common random numbers make the policies comparable)."""
-    rng, found, t = random.Random(load.seed), [], 0.0
+    rng, t = random.Random(load.seed), 0.0
+    found: list[Arrival] = []
     while True:
         t += rng.expovariate(load.arrival_rate)
         if t >= load.window_s:

@@ -105,7 +105,8 @@ def replay(
     settled = [False] * len(callers)
     for i, (joined, _handle, _patience) in enumerate(callers):
         heapq.heappush(events, (joined, 0, i))
-    busy, line = 0, []
+    busy = 0
+    line: list[int] = []  # the callers waiting, in order
     answered = abandoned = within = 0
     wait_sum = 0.0
 

@@ -28,7 +28,8 @@ def _one_call(stack: Stack, i: int) -> tuple[bool, float | None]:
     except AssertionError:
         return False, None
     seen = time.time()
-    ended = record.ended_at.timestamp()  # type: ignore[union-attr]
+    assert record.ended_at is not None  # ``wait_record`` waits for the end
+    ended = record.ended_at.timestamp()
     ok = record.answered and record.duration_s is not None and record.queue is not None
     return ok, seen - ended
 

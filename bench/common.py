@@ -38,7 +38,7 @@ def _r(value: float | None) -> float | None:
 
 
 def machine() -> dict[str, Any]:
-    info = {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release()}
+    info: dict[str, Any] = {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release()}
     with contextlib.suppress(OSError):
         cpu = [ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")]
         info["cpu_model"] = cpu[0].split(":", 1)[1].strip() if cpu else ""

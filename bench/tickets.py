@@ -66,8 +66,8 @@ def _world(session: Session) -> dict[str, Any]:
     return {"categories": categories, "districts": districts, "mahalles": mahalles}
 
 
-def _next_id(session: Session, model: type) -> int:
-    return (session.scalar(select(func.max(model.id))) or 0) + 1  # type: ignore[attr-defined]
+def _next_id(session: Session, model: type[Citizen] | type[Ticket]) -> int:
+    return (session.scalar(select(func.max(model.id))) or 0) + 1
 
 
 def generate(url: str, count: int, now: datetime, seed: int = 185) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ivr import hours
 from ivr.tree import MINUTES, NO_OPERATOR_OFFER_PROMPTS, OVERFLOW_PROMPTS, Action, Tree
@@ -152,7 +152,9 @@ class Services(Protocol):
     def announcements(self, e164: str, now: datetime) -> list[Announcement]: ...
 
 
-Flow = Generator[Command, Any, Outcome]
+_R = TypeVar("_R")
+Part = Generator[Command, Any, _R]  # a part of a call's flow: yields commands, is sent their results, returns an _R
+Flow = Part[Outcome]
 
 
 @dataclass
@@ -302,7 +304,7 @@ def _offers(call: _Call, prediction: Overflow | None) -> bool:
     return set(OVERFLOW_PROMPTS) <= set(call.tree.prompts)
 
 
-def _offer(call: _Call, prediction: Overflow) -> Flow:
+def _offer(call: _Call, prediction: Overflow) -> Part[str]:
     """The wait (or that nobody can answer), then: 1 a callback, 2 voicemail, nothing: wait in the queue.
 
     Returns ``callback`` (stored, the caller was told), ``voicemail`` or ``queue``.
@@ -350,7 +352,7 @@ def _nobody_logged_in(call: _Call, queue: str, action: Action) -> Flow:
     return _voicemail(call, "no_operator")
 
 
-def _callback(call: _Call) -> Generator[Command, Any, bool]:
+def _callback(call: _Call) -> Part[bool]:
     """Store a callback for the caller's queue and priority; True once stored and confirmed to the caller."""
     stored = yield RequestCallback(call.out.queue, call.out.priority, call.lang)
     yield call.step("callback", "", "ok" if stored else "refused")
@@ -367,7 +369,7 @@ def _voicemail(call: _Call, reason: str) -> Outcome:
     return call.out
 
 
-def _ticket_status(call: _Call) -> Flow:
+def _ticket_status(call: _Call) -> Part[Outcome | None]:
     """Ask for a ticket number (and, for someone else's ticket, the phone's last 4 digits)."""
     for _ in range(STATUS_TRIES):
         number = yield Collect(("enter_ticket",), max_digits=12, timeout_ms=8000, lang=call.lang)
@@ -385,7 +387,7 @@ def _ticket_status(call: _Call) -> Flow:
     return (yield from _to_queue(call, Action("queue", call.tree.fallback_queue)))
 
 
-def _tell_status(call: _Call, ticket: TicketInfo) -> Flow:
+def _tell_status(call: _Call, ticket: TicketInfo) -> Part[Outcome | None]:
     """Read the state out; offer a reopen. Returns None to go back to the menu."""
     call.out.ticket = ticket.number
     yield call.play("ticket_is")

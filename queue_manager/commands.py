@@ -31,7 +31,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from panoramisk import Manager
@@ -96,8 +96,11 @@ class Commands:
                 if not grouped:
                     await _ensure_group(self.redis)
                     grouped = True
-                replies = await self.redis.xreadgroup(
-                    GROUP, CONSUMER, {bus.QUEUE_COMMANDS: start}, count=20, block=None if start == "0" else BLOCK_MS
+                replies = cast(
+                    bus.ReadReply,
+                    await self.redis.xreadgroup(
+                        GROUP, CONSUMER, {bus.QUEUE_COMMANDS: start}, count=20, block=None if start == "0" else BLOCK_MS
+                    ),
                 )
             except aioredis.ResponseError as exc:  # NOGROUP: Redis lost the group (restarted without persistence)
                 log.warning("queue commands: %s", exc)
@@ -270,7 +273,9 @@ class Commands:
 
     async def _enqueue(self, command: dict[str, Any]) -> None:
         try:
-            await self.redis.xadd(bus.QUEUE_COMMANDS, queue_commands.encode(command), maxlen=100_000, approximate=True)
+            fields = queue_commands.encode(command)
+            # redis-py types ``fields`` as a dict of its own unions: invariant, so a dict[str, str] is refused
+            await self.redis.xadd(bus.QUEUE_COMMANDS, fields, maxlen=100_000, approximate=True)  # type: ignore[arg-type]
         except (aioredis.ConnectionError, aioredis.TimeoutError) as exc:
             log.warning("feature code from %s lost, Redis unavailable: %s", command["channel"], exc)
             await self.tell_phone(command["channel"], False)

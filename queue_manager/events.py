@@ -25,6 +25,7 @@ def first(ev: AmiEvent, name: str, default: Any = None) -> Any:
     most of the queue manager's work per event. Any other mapping (tests, rows rebuilt in a resync) by name.
     """
     try:
+        # A Message's private store, which panoramisk (untyped) does not declare; other mappings raise AttributeError.
         value = ev._store[name.lower()][1]  # type: ignore[attr-defined]
     except KeyError:
         return default
@@ -40,7 +41,7 @@ def header(ev: AmiEvent, name: str) -> str:
     """A header as text, '' when absent. One call, not ``first`` and then a check: it runs for nearly every
     header of every event the queue manager follows (read as in ``first``)."""
     try:
-        value = ev._store[name.lower()][1]  # type: ignore[attr-defined]
+        value = ev._store[name.lower()][1]  # type: ignore[attr-defined]  # a Message's private store: see ``first``
     except KeyError:
         return ""
     except AttributeError:
@@ -65,7 +66,7 @@ def headers(ev: AmiEvent) -> Mapping[str, tuple[str, Any]]:
     a dict lookup where ``header`` is a call. A value is a list only for a repeated header.
     """
     try:
-        return ev._store  # type: ignore[attr-defined]
+        return ev._store  # type: ignore[attr-defined]  # a Message's private store: see ``first``
     except AttributeError:
         return {str(name).lower(): (name, value) for name, value in ev.items()}
 

@@ -36,6 +36,8 @@ PUBLISH_MAX_BATCH = 500
 LIVE_INTERVAL_S = 0.1  # the live snapshot goes out at most this often
 RETRY_S = 0.5
 _JOIN_ENDS = ("queue.connect", "queue.abandon", "call.end")  # call events after which a caller no longer waits
+# What an AMI event is handed to: panoramisk's manager and the event (a ``Message``, a mapping).
+Handler = Callable[[Manager, Mapping[str, Any]], None]
 
 
 class Outbox:
@@ -80,12 +82,12 @@ class QueueManager:
         self._live_task: asyncio.Task | None = None
         self.routes = self._routes()
 
-    def _routes(self) -> dict[str, tuple[Callable[[Manager, object], None], ...]]:
+    def _routes(self) -> dict[str, tuple[Handler, ...]]:
         """AMI event name -> its handlers, in order: the call event first (the screen-pop reads its wait).
 
         Built once, each handler bound to its translator or fold, so no handler looks the event's name up again.
         """
-        routes: dict[str, list[Callable[[Manager, object], None]]] = {}
+        routes: dict[str, list[Handler]] = {}
         for name, translator in TRANSLATORS.items():
             routes.setdefault(name, []).append(self._call_event_handler(translator))
         routes.setdefault("AgentCalled", []).append(self.on_agent_called)
@@ -96,20 +98,19 @@ class QueueManager:
     def on_ami_event(self, manager: Manager, message: Mapping[str, Any]) -> None:
         """Every AMI event, routed by its name: one dict lookup where panoramisk matches a pattern per name."""
         try:  # ``events.header`` inline: its first step, on a panoramisk message
+            # a panoramisk Message's private store (untyped); another mapping raises AttributeError
             name = message._store["event"][1]  # type: ignore[attr-defined]
         except (AttributeError, KeyError):
             name = header(message, "Event")
         for handler in self.routes.get(name, ()):
             handler(manager, message)
 
-    def _call_event_handler(
-        self, translator: Callable[[Mapping[str, Any]], dict | None]
-    ) -> Callable[[Manager, object], None]:
+    def _call_event_handler(self, translator: Callable[[Mapping[str, Any]], dict | None]) -> Handler:
         """The handler for one kind of call event (``events.translate`` with the translator already chosen)."""
         outbox, joined_at = self.outbox, self.joined_at
 
-        def on_call_event(_manager: Manager, message: object) -> None:
-            event = translator(message)  # type: ignore[arg-type]
+        def on_call_event(_manager: Manager, message: Mapping[str, Any]) -> None:
+            event = translator(message)
             if event is None or not event["uniqueid"]:
                 return
             outbox.put_nowait(event)
@@ -122,12 +123,12 @@ class QueueManager:
 
         return on_call_event
 
-    def _live_handler(self, fold: Callable[[Mapping[str, Any], float], bool]) -> Callable[[Manager, object], None]:
+    def _live_handler(self, fold: Callable[[Mapping[str, Any], float], bool]) -> Handler:
         """The handler for one kind of live event; the snapshot is marked stale only when the state changed."""
         dirty = self._live_dirty
 
-        def on_live_event(_manager: Manager, message: object) -> None:
-            if fold(message, time.time()):  # type: ignore[arg-type]
+        def on_live_event(_manager: Manager, message: Mapping[str, Any]) -> None:
+            if fold(message, time.time()):
                 dirty.set()
 
         return on_live_event
@@ -178,11 +179,11 @@ class QueueManager:
         task.add_done_callback(self._pops.discard)
         return task
 
-    def on_agent_called(self, _manager: Manager, message: object) -> None:
+    def on_agent_called(self, _manager: Manager, message: Mapping[str, Any]) -> None:
         """An operator's phone rings: the screen-pop goes out with the next write, which reads the caller card
         the IVR left and publishes the pop with it in the same round trip. It never waits here."""
-        joined = self.joined_at.get(header(message, "Uniqueid"))  # type: ignore[arg-type]
-        pop = screenpop.from_agent_called(message, joined, time.time())  # type: ignore[arg-type]
+        joined = self.joined_at.get(header(message, "Uniqueid"))
+        pop = screenpop.from_agent_called(message, joined, time.time())
         if pop["member"]:
             self._pop_ready(pop, None)
 

@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from alo185.core import bus
 from alo185.core.settings import Settings
@@ -27,7 +27,8 @@ class FakeQueueManager(threading.Thread):
     def run(self) -> None:
         last = "0"
         while not self.stopping.is_set():
-            for _stream, entries in self.client.xread({bus.QUEUE_COMMANDS: last}, block=100) or []:
+            replies = cast(bus.ReadReply, self.client.xread({bus.QUEUE_COMMANDS: last}, block=100))
+            for _stream, entries in replies or []:
                 for msg_id, fields in entries:
                     last = msg_id
                     command = queue_commands.decode(fields)

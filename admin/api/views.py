@@ -10,7 +10,8 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,7 +33,7 @@ class ApiError(Exception):
 
 
 @bp.errorhandler(ApiError)
-def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
+def _api_error(exc: ApiError) -> ResponseReturnValue:
     return jsonify(error=str(exc)), exc.status
 
 
@@ -73,13 +74,13 @@ def _ticket_json(session: Session, ticket: Ticket) -> dict[str, Any]:
 
 
 @bp.get("/openapi.json")
-def openapi():  # type: ignore[no-untyped-def]
+def openapi() -> Response:
     return jsonify(document(current_app.config["ALO185"].public_base_url))
 
 
 @bp.get("/categories")
 @authorized
-def categories():  # type: ignore[no-untyped-def]
+def categories() -> Response:
     with context.sessions()() as s:
         rows = s.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.code))
         return jsonify([{"code": c.code, "name": c.name, "in_jurisdiction": c.in_jurisdiction} for c in rows])
@@ -87,7 +88,7 @@ def categories():  # type: ignore[no-untyped-def]
 
 @bp.post("/tickets")
 @authorized
-def create():  # type: ignore[no-untyped-def]
+def create() -> ResponseReturnValue:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be a JSON object")
@@ -119,7 +120,7 @@ def create():  # type: ignore[no-untyped-def]
 
 @bp.get("/tickets/<number>")
 @authorized
-def get_ticket(number: str):  # type: ignore[no-untyped-def]
+def get_ticket(number: str) -> Response:
     with context.sessions()() as s:
         ticket = queries.find_by_number(s, number)
         if ticket is None:
@@ -129,7 +130,7 @@ def get_ticket(number: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/tickets")
 @authorized
-def find_tickets():  # type: ignore[no-untyped-def]
+def find_tickets() -> Response:
     q = request.args.get("q", "").strip()
     if not q:
         raise ApiError(400, "q (a ticket number, a phone number or words) is required")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, send_file, url_for
 from sqlalchemy import select
 
 from admin import auth, context
@@ -55,12 +55,12 @@ def survey_json(row: SurveyAnswer | None) -> dict[str, Any] | None:
 
 
 @bp.get("/calls")
-def list_calls():  # type: ignore[no-untyped-def]
+def list_calls() -> str:
     return render_template("calls/list.html", calls=_recent(_limit()), labels=LABELS)
 
 
 @bp.get("/api/calls")
-def api_calls():  # type: ignore[no-untyped-def]
+def api_calls() -> Response:
     return jsonify(
         [
             {
@@ -87,7 +87,7 @@ def api_calls():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/calls/<uniqueid>/recording")
-def recording(uniqueid: str):  # type: ignore[no-untyped-def]
+def recording(uniqueid: str) -> Response:
     """The operator call's audio; listening to it is in the audit trail (a citizen's voice is personal data)."""
     root = recordings_dir(current_app.config["ALO185"])
     with context.sessions().begin() as session:

@@ -20,6 +20,7 @@ from typing import Any
 
 import redis
 from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from admin import auth, context, sse
@@ -61,7 +62,7 @@ def _operator(name: object) -> tuple[str, str | None, dict[str, int]]:
 
 
 @bp.get("/api/console/me")
-def me():  # type: ignore[no-untyped-def]
+def me() -> Response:
     """The phone (extension, registered or not) and each queue the operator is in, with their state there."""
     username, extension, skills = _operator(request.args.get("user"))
     phone: dict[str, Any] = {"registered": False}
@@ -90,7 +91,7 @@ def me():  # type: ignore[no-untyped-def]
     )
 
 
-def _command(action: str):  # type: ignore[no-untyped-def]
+def _command(action: str) -> ResponseReturnValue:
     body = request.get_json(silent=True) if request.data else {}
     if not isinstance(body, dict):
         abort(400, "send a JSON object")
@@ -126,28 +127,28 @@ def _command(action: str):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/api/console/login")
-def login():  # type: ignore[no-untyped-def]
+def login() -> ResponseReturnValue:
     return _command("login")
 
 
 @bp.post("/api/console/logout")
-def logout():  # type: ignore[no-untyped-def]
+def logout() -> ResponseReturnValue:
     return _command("logout")
 
 
 @bp.post("/api/console/pause")
-def pause():  # type: ignore[no-untyped-def]
+def pause() -> ResponseReturnValue:
     """JSON ``{"reason": "mola"}``: a code, a Turkish label or an English name of ``PAUSE_REASONS``."""
     return _command("pause")
 
 
 @bp.post("/api/console/unpause")
-def unpause():  # type: ignore[no-untyped-def]
+def unpause() -> ResponseReturnValue:
     return _command("unpause")
 
 
 @bp.get("/console")
-def page():  # type: ignore[no-untyped-def]
+def page() -> str:
     """The console; a supervisor may watch an operator's (``?user=``), numbers masked as their role sees them."""
     watched = request.args.get("user", "")
     if watched:
@@ -205,7 +206,7 @@ def _body() -> dict[str, Any]:
 
 
 @bp.post("/api/console/tickets")
-def create_ticket():  # type: ignore[no-untyped-def]
+def create_ticket() -> ResponseReturnValue:
     """JSON ``{"uniqueid", "phone", "category", "type", "description"}``: a phone ticket, linked to the call."""
     body = _body()
     with context.sessions().begin() as session:
@@ -226,7 +227,7 @@ def create_ticket():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/api/console/search")
-def find():  # type: ignore[no-untyped-def]
+def find() -> Response:
     """``?q=``: a ticket number, a phone number, or words (a name, the description)."""
     text = request.args.get("q", "").strip()
     if not text:
@@ -237,7 +238,7 @@ def find():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/api/console/tickets/<number>/notes")
-def add_note(number: str):  # type: ignore[no-untyped-def]
+def add_note(number: str) -> ResponseReturnValue:
     """JSON ``{"note": "..."}``: a line in the ticket's history, its status unchanged."""
     body = _body()
     me = auth.current()
@@ -255,12 +256,12 @@ def add_note(number: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/api/console/wrap-up-codes")
-def wrap_up_codes():  # type: ignore[no-untyped-def]
+def wrap_up_codes() -> Response:
     return jsonify([{"code": c.code, "label": c.label} for c in work.WRAP_UP_CODES])
 
 
 @bp.post("/api/console/wrap-up")
-def wrap_up():  # type: ignore[no-untyped-def]
+def wrap_up() -> Response:
     """JSON ``{"uniqueid": "...", "code": "bilgi-verildi"}``: the wrap-up code of a call the operator answered."""
     body = _body()
     me = auth.current()

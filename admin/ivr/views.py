@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy import select
 
@@ -18,7 +19,7 @@ from alo185.menu import versions
 from alo185.menu.models import Announcement, MenuVersion, PromptRecording
 from alo185.menu.prompt_files import PromptFiles
 from alo185.org.access import Perm
-from ivr.tree import LANGUAGES, TreeError, load_yaml
+from ivr.tree import LANGUAGES, Tree, TreeError, load_yaml
 
 bp = Blueprint("ivr", __name__, url_prefix="/ivr", template_folder="templates")
 TZ = ZoneInfo("Europe/Istanbul")
@@ -27,7 +28,7 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 @bp.get("/menu")
 @auth.requires(Perm.IVR_EDIT)
-def menu():  # type: ignore[no-untyped-def]
+def menu() -> str:
     with context.sessions().begin() as s:
         live = versions.ensure_seeded(s)
         history = versions.history(s)
@@ -38,7 +39,7 @@ def menu():  # type: ignore[no-untyped-def]
 
 @bp.get("/menu/<int:version_id>")
 @auth.requires(Perm.IVR_EDIT)
-def version(version_id: int):  # type: ignore[no-untyped-def]
+def version(version_id: int) -> str:
     with context.sessions()() as s:
         row = s.get(MenuVersion, version_id)
         if row is None:
@@ -48,7 +49,7 @@ def version(version_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/menu")
 @auth.requires(Perm.IVR_EDIT)
-def check_or_publish():  # type: ignore[no-untyped-def]
+def check_or_publish() -> ResponseReturnValue:
     text = request.form.get("yaml", "")
     publish = request.form.get("action") == "publish"
     with context.sessions().begin() as s:
@@ -73,14 +74,14 @@ def _prompt_files() -> PromptFiles:
     return PromptFiles(Asterisk.locate(current_app.config["ALO185"]).instance_dir / "sounds")
 
 
-def _render_prompts(tree) -> None:  # type: ignore[no-untyped-def]
+def _render_prompts(tree: Tree) -> None:
     """Render the new version's prompts before it goes live, so no caller meets a missing one."""
     _prompt_files().render_tree(tree)
 
 
 @bp.post("/prompts")
 @auth.requires(Perm.IVR_EDIT)
-def upload_prompt():  # type: ignore[no-untyped-def]
+def upload_prompt() -> ResponseReturnValue:
     prompt_id, lang = request.form.get("prompt", ""), request.form.get("lang", "")
     if lang not in LANGUAGES or not prompt_id.replace("_", "").isalnum():
         flash(gettext("Geçersiz istem ya da dil."), "error")
@@ -131,7 +132,7 @@ def _convert(data: bytes, target: Path) -> None:
 
 @bp.get("/announcements")
 @auth.requires(Perm.ANNOUNCEMENTS_EDIT)
-def announcements():  # type: ignore[no-untyped-def]
+def announcements() -> str:
     with context.sessions()() as s:
         rows = s.scalars(select(Announcement).order_by(Announcement.starts_at.desc())).all()
         return render_template("ivr/announcements.html", rows=rows, tz=TZ, errors=[], form={})
@@ -147,7 +148,7 @@ def _names(value: str) -> list[str]:
 
 @bp.post("/announcements")
 @auth.requires(Perm.ANNOUNCEMENTS_EDIT)
-def add_announcement():  # type: ignore[no-untyped-def]
+def add_announcement() -> ResponseReturnValue:
     form = request.form
     errors = []
     try:
@@ -181,7 +182,7 @@ def add_announcement():  # type: ignore[no-untyped-def]
 
 @bp.post("/announcements/<int:ann_id>/end")
 @auth.requires(Perm.ANNOUNCEMENTS_EDIT)
-def end_announcement(ann_id: int):  # type: ignore[no-untyped-def]
+def end_announcement(ann_id: int) -> ResponseReturnValue:
     with context.sessions().begin() as s:
         row = s.get(Announcement, ann_id)
         if row is None:

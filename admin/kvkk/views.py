@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy import select
 
@@ -20,7 +21,7 @@ PAGE_SIZE = 200
 
 @bp.get("/audit")
 @auth.requires(Perm.AUDIT_VIEW)
-def audit_log():  # type: ignore[no-untyped-def]
+def audit_log() -> str:
     """Newest first; filter by who and by what (e.g. every view of one citizen's record)."""
     actor = request.args.get("actor", "").strip()
     entity = request.args.get("entity", "").strip()
@@ -39,7 +40,7 @@ def audit_log():  # type: ignore[no-untyped-def]
 
 @bp.get("/retention")
 @auth.requires(Perm.RETENTION_MANAGE)
-def retention_rules():  # type: ignore[no-untyped-def]
+def retention_rules() -> str:
     with context.sessions()() as session:
         return render_template(
             "kvkk/retention.html",
@@ -51,7 +52,7 @@ def retention_rules():  # type: ignore[no-untyped-def]
 
 @bp.post("/retention/<record_type>")
 @auth.requires(Perm.RETENTION_MANAGE)
-def set_retention(record_type: str):  # type: ignore[no-untyped-def]
+def set_retention(record_type: str) -> ResponseReturnValue:
     raw = request.form.get("keep_days", "")
     if not raw.isdigit():
         abort(400, gettext("Saklama süresi gün olarak bir tam sayı olmalıdır."))
@@ -68,7 +69,7 @@ def set_retention(record_type: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/citizens/<int:citizen_id>/anonymise")
 @auth.requires(Perm.ANONYMISE)
-def anonymise(citizen_id: int):  # type: ignore[no-untyped-def]
+def anonymise(citizen_id: int) -> ResponseReturnValue:
     """A KVKK erasure request: the person's data goes, their tickets stay in the statistics."""
     with context.sessions()() as session:
         citizen = session.get(Citizen, citizen_id)

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time
 from typing import Any, TypeVar
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -44,7 +45,7 @@ def _get(session: Session, model: type[Any], record_id: int) -> Any:
 
 @bp.get("/")
 @auth.requires(Perm.QUALITY_VIEW)
-def overview():  # type: ignore[no-untyped-def]
+def overview() -> str:
     user = auth.current()
     scope = access.directorate_scope(user.role, user.directorate_id)
     with context.sessions()() as session:
@@ -73,7 +74,7 @@ def _commit(session: Session, step: Callable[[], T], done: str) -> T:
 
 @bp.post("/tickets/<number>/nonconformity")
 @auth.requires(Perm.NONCONFORMITY_RECORD)
-def record(number: str):  # type: ignore[no-untyped-def]
+def record(number: str) -> ResponseReturnValue:
     with context.sessions()() as session:
         ticket = queries.find_by_number(session, number)
         if ticket is None or not _in_scope(ticket.directorate_id):
@@ -91,7 +92,7 @@ def record(number: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/nc/<int:nc_id>")
 @auth.requires(Perm.QUALITY_VIEW)
-def show_nonconformity(nc_id: int):  # type: ignore[no-untyped-def]
+def show_nonconformity(nc_id: int) -> str:
     with context.sessions()() as session:
         nc = _get(session, Nonconformity, nc_id)
         institutions = session.scalars(
@@ -109,7 +110,7 @@ def show_nonconformity(nc_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/nc/<int:nc_id>/decision")
 @auth.requires(Perm.QUALITY_VIEW)
-def decide(nc_id: int):  # type: ignore[no-untyped-def]
+def decide(nc_id: int) -> ResponseReturnValue:
     form = request.form
     with context.sessions()() as session:
         nc = _get(session, Nonconformity, nc_id)
@@ -129,7 +130,7 @@ def decide(nc_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/nc/<int:nc_id>/dif")
 @auth.requires(Perm.QUALITY_VIEW)
-def open_dif(nc_id: int):  # type: ignore[no-untyped-def]
+def open_dif(nc_id: int) -> ResponseReturnValue:
     with context.sessions()() as session:
         nc = _get(session, Nonconformity, nc_id)
         problem = request.form.get("problem", "")
@@ -143,7 +144,7 @@ def open_dif(nc_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/dif/<int:ca_id>")
 @auth.requires(Perm.QUALITY_VIEW)
-def show_dif(ca_id: int):  # type: ignore[no-untyped-def]
+def show_dif(ca_id: int) -> str:
     with context.sessions()() as session:
         ca = _get(session, CorrectiveAction, ca_id)
         return render_template("quality/dif.html", ca=ca, statuses=corrective.STATUS_TR)
@@ -170,7 +171,7 @@ def parse_steps(text: str) -> list[corrective.StepPlan]:
     return steps
 
 
-def _dif_step(ca_id: int, run: Callable[[Session, CorrectiveAction, str], object], done: str) -> Any:
+def _dif_step(ca_id: int, run: Callable[[Session, CorrectiveAction, str], object], done: str) -> ResponseReturnValue:
     with context.sessions()() as session:
         ca = _get(session, CorrectiveAction, ca_id)
         actor = auth.current().username
@@ -180,7 +181,7 @@ def _dif_step(ca_id: int, run: Callable[[Session, CorrectiveAction, str], object
 
 @bp.post("/dif/<int:ca_id>/plan")
 @auth.requires(Perm.QUALITY_VIEW)
-def plan(ca_id: int):  # type: ignore[no-untyped-def]
+def plan(ca_id: int) -> ResponseReturnValue:
     form = request.form
     return _dif_step(
         ca_id,
@@ -193,7 +194,7 @@ def plan(ca_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/dif/<int:ca_id>/steps/<int:step_id>/done")
 @auth.requires(Perm.QUALITY_VIEW)
-def step_done(ca_id: int, step_id: int):  # type: ignore[no-untyped-def]
+def step_done(ca_id: int, step_id: int) -> ResponseReturnValue:
     def run(s: Session, ca: CorrectiveAction, actor: str) -> None:
         step = s.get(CorrectiveActionStep, step_id)
         if step is None or step.corrective_action_id != ca.id:
@@ -205,7 +206,7 @@ def step_done(ca_id: int, step_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/dif/<int:ca_id>/evidence")
 @auth.requires(Perm.QUALITY_VIEW)
-def upload_evidence(ca_id: int):  # type: ignore[no-untyped-def]
+def upload_evidence(ca_id: int) -> ResponseReturnValue:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         abort(400, "no file")
@@ -222,7 +223,7 @@ def upload_evidence(ca_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/dif/<int:ca_id>/evidence/<int:evidence_id>")
 @auth.requires(Perm.QUALITY_VIEW)
-def evidence(ca_id: int, evidence_id: int):  # type: ignore[no-untyped-def]
+def evidence(ca_id: int, evidence_id: int) -> Response:
     with context.sessions()() as session:
         _get(session, CorrectiveAction, ca_id)
         row = session.get(CorrectiveActionEvidence, evidence_id)
@@ -236,7 +237,7 @@ def evidence(ca_id: int, evidence_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/dif/<int:ca_id>/submit")
 @auth.requires(Perm.QUALITY_VIEW)
-def submit(ca_id: int):  # type: ignore[no-untyped-def]
+def submit(ca_id: int) -> ResponseReturnValue:
     return _dif_step(
         ca_id, lambda s, ca, actor: corrective.submit(s, ca, actor=actor), gettext("Müdür onayına gönderildi.")
     )
@@ -244,13 +245,13 @@ def submit(ca_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/dif/<int:ca_id>/approve")
 @auth.requires(Perm.QUALITY_VIEW)
-def approve(ca_id: int):  # type: ignore[no-untyped-def]
+def approve(ca_id: int) -> ResponseReturnValue:
     return _dif_step(ca_id, lambda s, ca, actor: corrective.approve(s, ca, actor=actor), gettext("DİF onaylandı."))
 
 
 @bp.post("/dif/<int:ca_id>/reject")
 @auth.requires(Perm.QUALITY_VIEW)
-def reject(ca_id: int):  # type: ignore[no-untyped-def]
+def reject(ca_id: int) -> ResponseReturnValue:
     note = request.form.get("note", "")
     return _dif_step(
         ca_id, lambda s, ca, actor: corrective.reject(s, ca, actor=actor, note=note), gettext("DİF geri çevrildi.")
@@ -259,7 +260,7 @@ def reject(ca_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/dif/<int:ca_id>/close")
 @auth.requires(Perm.QUALITY_VIEW)
-def close(ca_id: int):  # type: ignore[no-untyped-def]
+def close(ca_id: int) -> ResponseReturnValue:
     note = request.form.get("note", "")
     return _dif_step(
         ca_id, lambda s, ca, actor: corrective.close(s, ca, actor=actor, note=note), gettext("DİF kapatıldı.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, jsonify, request
@@ -29,7 +29,7 @@ MAX_DAYS = 31
 
 
 @bp.get("/api/queues/live")
-def live():  # type: ignore[no-untyped-def]
+def live() -> Response:
     raw = context.redis_client().get(bus.LIVE_QUEUES)
     return jsonify(json.loads(raw) if raw else {})
 
@@ -42,7 +42,7 @@ def stream() -> Response:
     pubsub = sse.subscribe(client, bus.LIVE_QUEUES)  # before the snapshot is read: no change in between is lost
 
     def opening() -> list[str]:
-        current = client.get(bus.LIVE_QUEUES)
+        current = cast(str | None, client.get(bus.LIVE_QUEUES))  # the client decodes (``bus.connect``)
         return [sse.message("live", current)] if current else []
 
     first = opening()  # counted in ``max`` like every later snapshot
@@ -95,7 +95,7 @@ def _target_json(target: QueueTarget) -> dict[str, Any]:
 
 
 @bp.get("/api/queues/intervals")
-def queue_intervals():  # type: ignore[no-untyped-def]
+def queue_intervals() -> Response:
     """Every 15-minute slot of the local days asked for, each day's totals and the period's."""
     queue = request.args.get("queue", "").strip()
     if not queue:
@@ -129,7 +129,7 @@ def _day_totals(found: dict[datetime, QueueInterval], day: date) -> dict[str, An
 
 
 @bp.post("/api/queues/<queue>/target")
-def set_queue_target(queue: str):  # type: ignore[no-untyped-def]
+def set_queue_target(queue: str) -> Response:
     """JSON ``{"target_s": 5, "short_abandon_s": 5}`` (the threshold may be left out); 1 to 600 s."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or "target_s" not in body:

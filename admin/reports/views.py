@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy.orm import Session
 
@@ -160,7 +161,7 @@ def _download(document: Document, fmt: str) -> Response:
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={name}"})
 
 
-def _page(fmt: str, document: Document, template: str, **context_: Any) -> Any:
+def _page(fmt: str, document: Document, template: str, **context_: Any) -> Response | str:
     """The page, or with ``fmt`` (checked before the figures were read) its download."""
     if fmt:
         return _download(document, fmt)
@@ -239,7 +240,7 @@ def _category_chart(report: Mapping[str, Any], limit: int = 15) -> dict[str, Any
 
 
 @bp.get("/calls")
-def calls_report():  # type: ignore[no-untyped-def]
+def calls_report() -> ResponseReturnValue:
     first, last, start, end = _period(MAX_DAYS)
     fmt = _format()
     with context.sessions()() as s:
@@ -249,7 +250,7 @@ def calls_report():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/tickets")
-def tickets_report():  # type: ignore[no-untyped-def]
+def tickets_report() -> ResponseReturnValue:
     first, last, start, end = _period(MAX_DAYS)
     fmt = _format()
     with context.sessions()() as s:
@@ -259,7 +260,7 @@ def tickets_report():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/iso10002")
-def iso_report():  # type: ignore[no-untyped-def]
+def iso_report() -> ResponseReturnValue:
     first, last, start, end = _period(MAX_DAYS)
     fmt = _format()
     with context.sessions()() as s:
@@ -268,7 +269,7 @@ def iso_report():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/monthly")
-def monthly_report():  # type: ignore[no-untyped-def]
+def monthly_report() -> ResponseReturnValue:
     first, last, start, end = _month()
     fmt = _format()
     with context.sessions()() as s:
@@ -279,7 +280,7 @@ def monthly_report():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/monthly.pdf")
-def monthly_pdf():  # type: ignore[no-untyped-def]
+def monthly_pdf() -> Response:
     first, last, start, end = _month()
     with context.sessions()() as s:
         document = _monthly(s, first, last, start, end)["document"]
@@ -292,7 +293,7 @@ def monthly_pdf():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/survey")
-def survey_report():  # type: ignore[no-untyped-def]
+def survey_report() -> ResponseReturnValue:
     first, last, start, end = _period()
     by = request.args.get("by", "")
     if by and by not in results.DIMENSIONS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy import select
 
@@ -16,7 +17,7 @@ bp = Blueprint("sms", __name__, url_prefix="/sms", template_folder="templates")
 
 @bp.get("/")
 @auth.requires(Perm.SMS_OUTBOX)
-def outbox():  # type: ignore[no-untyped-def]
+def outbox() -> str:
     with context.sessions()() as s:
         rows = list(s.scalars(select(SmsMessage).order_by(SmsMessage.id.desc()).limit(200)))
         return render_template("sms/outbox.html", rows=rows)
@@ -24,7 +25,7 @@ def outbox():  # type: ignore[no-untyped-def]
 
 @bp.get("/templates")
 @auth.requires(Perm.SMS_TEMPLATES)
-def edit_templates():  # type: ignore[no-untyped-def]
+def edit_templates() -> str:
     with context.sessions().begin() as s:
         templates.seed(s)
         rows = {t.code: t.text for t in s.scalars(select(SmsTemplate))}
@@ -34,7 +35,7 @@ def edit_templates():  # type: ignore[no-untyped-def]
 
 @bp.post("/templates/<code>")
 @auth.requires(Perm.SMS_TEMPLATES)
-def save_template(code: str):  # type: ignore[no-untyped-def]
+def save_template(code: str) -> ResponseReturnValue:
     user = context.user()
     try:
         with context.sessions().begin() as s:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
@@ -49,7 +50,7 @@ def _scope() -> int | None:
     return access.directorate_scope(user.role, user.directorate_id)
 
 
-def _scoped(query: Select[tuple[Ticket]]) -> Select[tuple[Ticket]]:
+def _scoped(query: Select[Ticket]) -> Select[Ticket]:
     scope = _scope()
     return query if scope is None else query.where(Ticket.directorate_id == scope)
 
@@ -75,7 +76,7 @@ def _listed(session: Session, text: str, status: TicketStatus | None) -> list[Ti
 
 
 @bp.get("/tickets")
-def list_tickets():  # type: ignore[no-untyped-def]
+def list_tickets() -> str:
     text = request.args.get("q", "").strip()
     status = _status_filter()
     with context.sessions()() as session:
@@ -91,7 +92,7 @@ def list_tickets():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/tickets/overdue")
-def overdue():  # type: ignore[no-untyped-def]
+def overdue() -> str:
     """Late tickets: per directorate for the whole city; one directorate's list for its staff (or on request)."""
     now = datetime.now(UTC)
     scope = _scope()
@@ -115,7 +116,7 @@ def _visible(session: Session, number: str) -> Ticket:
     return ticket
 
 
-def _show(session: Session, ticket: Ticket, status_code: int = 200):  # type: ignore[no-untyped-def]
+def _show(session: Session, ticket: Ticket, status_code: int = 200) -> tuple[str, int]:
     user = auth.current()
     institutions = session.scalars(
         select(Institution).where(Institution.kind != InstitutionKind.METROPOLITAN).order_by(Institution.name)
@@ -131,7 +132,7 @@ def _show(session: Session, ticket: Ticket, status_code: int = 200):  # type: ig
 
 
 @bp.get("/tickets/<number>")
-def show_ticket(number: str):  # type: ignore[no-untyped-def]
+def show_ticket(number: str) -> tuple[str, int]:
     with context.sessions()() as session:
         ticket = _visible(session, number)
         context.audit(session, action="ticket.view", entity="ticket", entity_id=ticket.number)
@@ -141,7 +142,7 @@ def show_ticket(number: str):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/tickets/<number>/status")
-def change_status(number: str):  # type: ignore[no-untyped-def]
+def change_status(number: str) -> ResponseReturnValue:
     form = request.form
     with context.sessions()() as session:
         ticket = _visible(session, number)
@@ -169,7 +170,7 @@ def change_status(number: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/citizens/<int:citizen_id>")
 @auth.requires(Perm.CITIZEN_VIEW)
-def show_citizen(citizen_id: int):  # type: ignore[no-untyped-def]
+def show_citizen(citizen_id: int) -> str:
     with context.sessions()() as session:
         citizen = session.get(Citizen, citizen_id, options=[selectinload(Citizen.tickets)])
         if citizen is None:
@@ -208,7 +209,7 @@ def _export_rows(session: Session, tickets: list[Ticket]) -> Iterator[list[objec
 
 @bp.get("/tickets/export.csv")
 @auth.requires(Perm.TICKETS_EXPORT)
-def export_csv():  # type: ignore[no-untyped-def]
+def export_csv() -> Response:
     status = _status_filter()
     query = _scoped(select(Ticket)).order_by(Ticket.id)
     if status is not None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy import select
 
@@ -18,7 +19,7 @@ PAGE_SIZE = 100
 
 
 @bp.get("/voicemails")
-def list_voicemails():  # type: ignore[no-untyped-def]
+def list_voicemails() -> str:
     with context.sessions()() as s:
         rows = s.execute(
             select(Voicemail, Ticket)
@@ -34,7 +35,7 @@ def list_voicemails():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/voicemails/<int:vm_id>/audio")
-def audio(vm_id: int):  # type: ignore[no-untyped-def]
+def audio(vm_id: int) -> Response:
     root = current_app.config["ALO185"].voicemail_path.resolve()
     with context.sessions()() as s:
         vm = s.get(Voicemail, vm_id)
@@ -47,7 +48,7 @@ def audio(vm_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/voicemails/<int:vm_id>/category")
-def set_category(vm_id: int):  # type: ignore[no-untyped-def]
+def set_category(vm_id: int) -> ResponseReturnValue:
     code = request.form.get("category", "")
     user = context.user()
     with context.sessions().begin() as s:

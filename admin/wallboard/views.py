@@ -18,7 +18,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -104,7 +105,7 @@ def _announcements() -> list[dict[str, Any]]:
 
 
 @bp.get("/wallboard")
-def page():  # type: ignore[no-untyped-def]
+def page() -> str:
     """The board; ``?large=1`` for a wall screen (large type, no navigation)."""
     return render_template(
         "wallboard/wallboard.html",
@@ -129,7 +130,7 @@ def _round(value: float | None) -> float | None:
 
 
 @bp.get("/api/wallboard/today")
-def today():  # type: ignore[no-untyped-def]
+def today() -> Response:
     """Today's figures of every queue and of all together, in total and per 15-minute slot (local time).
 
     ``slots`` are the starts of the day's 96 slots; each queue's ``series`` has one
@@ -179,7 +180,7 @@ def today():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/api/wallboard/operators")
-def operator_list():  # type: ignore[no-untyped-def]
+def operator_list() -> Response:
     return jsonify({"operators": _operators()})
 
 
@@ -197,7 +198,7 @@ def _json_body() -> dict[str, Any]:
 
 
 @bp.post("/api/wallboard/operators/<username>/move")
-def move(username: str):  # type: ignore[no-untyped-def]
+def move(username: str) -> Response:
     """JSON ``{"from": "su", "to": "genel"}``: the operator answers ``to`` instead of ``from``.
 
     The skill of ``from`` (its penalty kept, unless ``penalty`` is given) becomes one of ``to``;
@@ -275,12 +276,12 @@ def _announcer() -> None:
 
 
 @bp.get("/api/wallboard/announcements")
-def announcement_list():  # type: ignore[no-untyped-def]
+def announcement_list() -> Response:
     return jsonify({"announcements": _announcements()})
 
 
 @bp.post("/api/wallboard/announcements")
-def add_announcement():  # type: ignore[no-untyped-def]
+def add_announcement() -> ResponseReturnValue:
     """JSON ``{"text_tr": "…", "minutes": 60, "districts": ["Yenişehir"]}``: callers hear it from now on.
 
     The same announcement as the IVR page's (``/ivr/announcements``), which sets the other languages
@@ -323,7 +324,7 @@ def add_announcement():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/api/wallboard/announcements/<int:ann_id>/end")
-def end_announcement(ann_id: int):  # type: ignore[no-untyped-def]
+def end_announcement(ann_id: int) -> Response:
     _announcer()
     with context.sessions().begin() as session:
         row = session.get(Announcement, ann_id)

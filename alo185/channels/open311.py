@@ -278,7 +278,8 @@ def token(session: Session, value: str) -> list[dict[str, Any]]:
 def to_xml(root: str, data: Any) -> bytes:
     element = ET.Element(root)
     _fill(element, data, ITEMS.get(root, "item"))
-    return ET.tostring(element, encoding="utf-8", xml_declaration=True)
+    text: bytes = ET.tostring(element, encoding="utf-8", xml_declaration=True)  # bytes for any encoding but "unicode"
+    return text
 
 
 def _fill(element: ET.Element, data: Any, item: str) -> None:

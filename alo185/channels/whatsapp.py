@@ -84,7 +84,12 @@ def _message(raw: dict[str, Any], names: dict[str, str]) -> Incoming:
         raise Malformed(f"not a phone number: {raw['from']!r}")
     kind = str(raw["type"])
     sent_at = datetime.fromtimestamp(int(raw["timestamp"]), UTC) if raw.get("timestamp") else None
-    common = {"message_id": str(raw["id"]), "phone": phone, "name": names.get(str(raw["from"]), ""), "sent_at": sent_at}
+    common: dict[str, Any] = {
+        "message_id": str(raw["id"]),
+        "phone": phone,
+        "name": names.get(str(raw["from"]), ""),
+        "sent_at": sent_at,
+    }
     if kind == "text":
         return Incoming(kind=kind, text=str(raw["text"]["body"]), **common)
     if kind in MEDIA_KINDS:

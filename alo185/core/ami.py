@@ -87,5 +87,5 @@ def run(settings: Settings, *actions: dict[str, Any]) -> list[Message]:
 
 def disconnect(manager: Manager) -> None:
     """Close for good: panoramisk otherwise schedules a reconnect when the connection drops."""
-    manager.connection_lost = lambda exc: None  # type: ignore[method-assign]
+    manager.connection_lost = lambda exc: None
     manager.close()

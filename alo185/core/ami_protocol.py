@@ -63,8 +63,10 @@ def _headers(parts: list[tuple[str, str, str]]) -> dict[str, Any]:
     return headers
 
 
-class AmiProtocol(AMIProtocol):
+class AmiProtocol(AMIProtocol):  # type: ignore[misc]  # panoramisk ships no types: its class is Any
     """``AMIProtocol`` reading with ``parse`` and a decoder that keeps a character split between reads."""
+
+    version: str | None  # set by ``AMIProtocol.connection_made``
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 import redis.asyncio as aioredis
@@ -40,6 +40,11 @@ STREAM_MAXLEN = 1_000_000
 STOP_FLUSH_S = 5.0
 
 log = logging.getLogger(__name__)
+
+# A stream's entries and an XREAD(GROUP) reply as these clients get them: RESP2, decoded (``connect`` sets
+# ``decode_responses``). redis-py types its replies for both protocols and either decoding, so reads cast.
+Entries = list[tuple[str, dict[str, str]]]
+ReadReply = list[tuple[str, Entries]] | None
 
 
 def connect(url: str) -> redis.Redis:
@@ -129,7 +134,8 @@ def _encoder() -> Callable[[Any], str]:
     """
     plain = json.JSONEncoder(ensure_ascii=False)
     try:
-        iterencode = json.encoder.c_make_encoder(  # type: ignore[attr-defined,misc]
+        # typeshed leaves out the C accelerator, a private name of ``json.encoder``.
+        iterencode = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
             None, plain.default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
         )
     except TypeError:
@@ -175,12 +181,15 @@ def append_many(target: Any, events: list[dict[str, Any]], stream: str = CALL_EV
 def publish(client: redis.Redis, event: dict[str, Any], stream: str = CALL_EVENTS) -> str:
     """Append one event; returns its stream id."""
     check(event)
-    return client.xadd(stream, {"event": json.dumps(event, ensure_ascii=False)}, maxlen=STREAM_MAXLEN, approximate=True)
+    msg_id = client.xadd(
+        stream, {"event": json.dumps(event, ensure_ascii=False)}, maxlen=STREAM_MAXLEN, approximate=True
+    )
+    return cast(str, msg_id)  # the client decodes (``connect``)
 
 
 def all_events(client: redis.Redis, stream: str = CALL_EVENTS) -> Iterator[dict[str, Any]]:
     """Every event still on the stream, oldest first (for tests, benchmarks and inspection)."""
-    for _id, fields in client.xrange(stream):
+    for _id, fields in cast(Entries, client.xrange(stream)):
         if "event" in fields:
             yield json.loads(fields["event"])
 
@@ -198,8 +207,9 @@ def read_group(
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield (id, event): first this consumer's unacknowledged backlog, then new events."""
     for start in ("0", ">"):
-        replies = client.xreadgroup(
-            group, consumer, {stream: start}, count=count, block=None if start == "0" else block_ms
+        replies = cast(
+            ReadReply,
+            client.xreadgroup(group, consumer, {stream: start}, count=count, block=None if start == "0" else block_ms),
         )
         for _stream, messages in replies or []:
             for msg_id, fields in messages:

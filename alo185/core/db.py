@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -21,7 +22,7 @@ def engine_for(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, pool_size=20, max_overflow=80)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             # WAL lets the web app read while the recorder writes; foreign keys on.
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")

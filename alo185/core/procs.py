@@ -46,7 +46,7 @@ def running_pid(settings: Settings, name: str) -> int | None:
     return pid if alive(pid) else None
 
 
-def spawn(settings: Settings, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+def spawn(settings: Settings, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start ``argv`` detached in its own session, logging to ``<var>/log/NAME.log``."""
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     settings.log_dir.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 ENV_PREFIX = "ALO185_"
@@ -168,7 +169,7 @@ class Settings:
     def sip_password(self, extension: str) -> str:
         return self.secrets().get(f"sip_{extension}") or _add_secret(self.var_dir / "secrets.json", f"sip_{extension}")
 
-    def replace(self, **changes: object) -> Settings:
+    def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
 
@@ -200,11 +201,12 @@ def _write_private(path: Path, data: dict[str, str]) -> None:
     os.replace(tmp, path)
 
 
-def _coerce(name: str, raw: object) -> object:
+def _coerce(name: str, raw: Any) -> Any:
+    """``raw`` (from the config file or the environment) as the value of the setting's type."""
     kind = {f.name: f.type for f in dataclasses.fields(Settings)}[name]
     if kind in ("int", "float"):
         try:
-            return int(raw) if kind == "int" else float(raw)  # type: ignore[arg-type]
+            return int(raw) if kind == "int" else float(raw)
         except (TypeError, ValueError):
             raise ValueError(f"{name}: {raw!r} is not {'a whole number' if kind == 'int' else 'a number'}") from None
     if kind == "bool":
@@ -221,7 +223,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Build the settings from defaults, the optional config file and the environment."""
     env = dict(os.environ if env is None else env)
     names = {f.name for f in dataclasses.fields(Settings)} - {"config_file"}
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}  # each of its setting's type
     from_env = {
         key[len(ENV_PREFIX) :].lower(): value
         for key, value in env.items()
@@ -229,8 +231,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     }
     var_dir = _coerce("var_dir", from_env["var_dir"]) if "var_dir" in from_env else Settings.var_dir
     config_path = Path(env[ENV_PREFIX + "CONFIG"]) if env.get(ENV_PREFIX + "CONFIG") else None
-    if config_path is None and (Path(var_dir) / "alo185.toml").exists():  # type: ignore[arg-type]
-        config_path = Path(var_dir) / "alo185.toml"  # type: ignore[arg-type]
+    if config_path is None and (Path(var_dir) / "alo185.toml").exists():
+        config_path = Path(var_dir) / "alo185.toml"
     if config_path is not None:
         with open(config_path, "rb") as fh:
             from_file = tomllib.load(fh)
@@ -239,4 +241,4 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             raise ValueError(f"{config_path}: unknown settings {', '.join(sorted(unknown))}")
         values.update({k: _coerce(k, v) for k, v in from_file.items()})
     values.update({k: _coerce(k, v) for k, v in from_env.items()})
-    return Settings(**values, config_file=config_path)  # type: ignore[arg-type]
+    return Settings(**values, config_file=config_path)

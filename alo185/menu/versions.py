@@ -83,5 +83,6 @@ class LiveTree:
                 return cached
             with self._lock:
                 version = live(session) if current is not None else ensure_seeded(session)
+                assert version is not None  # ``current`` is a published version, and none is ever removed
                 self._cached = (version.id, load_yaml(version.yaml))
                 return self._cached

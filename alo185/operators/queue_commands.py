@@ -75,7 +75,8 @@ def decode(fields: dict[str, str]) -> dict[str, Any] | None:
 
 
 def send(client: redis.Redis, command: dict[str, Any]) -> str:
-    client.xadd(bus.QUEUE_COMMANDS, encode(command), maxlen=100_000, approximate=True)
+    # redis-py types ``fields`` as a dict of its own unions: invariant, so a dict[str, str] is refused
+    client.xadd(bus.QUEUE_COMMANDS, encode(command), maxlen=100_000, approximate=True)  # type: ignore[arg-type]
     return str(command["id"])
 
 

@@ -23,9 +23,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, String, case, delete, func, literal, null, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ColumnExpressionArgument,
+    String,
+    case,
+    delete,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from alo185.audit import trail
@@ -90,7 +103,7 @@ def phone_forms(e164: str) -> list[str]:
     return [prefix + e164[drop:] for prefix, drop in PHONE_FORMS]
 
 
-def phone_forms_sql(column: ColumnElement[str]) -> list[ColumnElement[str]]:
+def phone_forms_sql(column: ColumnExpressionArgument[str]) -> list[ColumnElement[str]]:
     """``phone_forms`` of a column's value, in SQL (the same on SQLite and PostgreSQL)."""
     return [literal(prefix, String) + func.substr(column, drop + 1, type_=String) for prefix, drop in PHONE_FORMS]
 
@@ -99,7 +112,8 @@ def scrub(session: Session, model: type, where: ColumnElement[bool], roots: Root
     """Blank the personal fields of the ``model`` rows matching ``where``; (rows, files to delete after commit)."""
     files = file_column(model)
     names = list(session.scalars(select(files[0]).where(where))) if files else []
-    rows = session.execute(update(model).where(where).values(BLANK[model])).rowcount
+    # ``Session.execute`` is typed to return a ``Result``; a DML statement's is a ``CursorResult``, with a rowcount.
+    rows = cast(CursorResult[Any], session.execute(update(model).where(where).values(BLANK[model]))).rowcount
     shredded = shred_after_commit(session, files[1], roots.get(files[1]), names) if files else 0
     return rows, shredded
 
@@ -190,7 +204,9 @@ def _scrub_everywhere(
             or_(InboundMessage.phone.in_(forms), InboundMessage.ticket_id.in_(ticket_ids)),
             roots,
         )[0],
-        "anket reddi": session.execute(delete(SurveyOptOut).where(SurveyOptOut.phone.in_(forms))).rowcount,
+        "anket reddi": cast(
+            CursorResult[Any], session.execute(delete(SurveyOptOut).where(SurveyOptOut.phone.in_(forms)))
+        ).rowcount,
         "denetim kaydı": _scrub_audit(session, secrets),
     }
 

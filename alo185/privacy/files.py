@@ -54,8 +54,8 @@ class Store(StrEnum):
     RECORDING = "recording"
 
 
-# Every column that names a file in a store, relative to the store's root.
-REFERENCES: dict[Store, tuple[InstrumentedAttribute[str], ...]] = {
+# Every column that names a file in a store, relative to the store's root (a recording's may be NULL).
+REFERENCES: dict[Store, tuple[InstrumentedAttribute[str | None], ...]] = {
     Store.VOICEMAIL: (Voicemail.audio_file, SurveyComment.audio_file, TicketAttachment.ref),
     Store.EVIDENCE: (CorrectiveActionEvidence.stored_as,),
     Store.RECORDING: (CallRecord.recording_ref,),
@@ -63,7 +63,7 @@ REFERENCES: dict[Store, tuple[InstrumentedAttribute[str], ...]] = {
 Roots = dict[Store, Path | None]
 
 
-def file_column(model: type) -> tuple[InstrumentedAttribute[str], Store] | None:
+def file_column(model: type) -> tuple[InstrumentedAttribute[str | None], Store] | None:
     """The column of ``model`` that names a file, and its store; None for records without files."""
     for store, columns in REFERENCES.items():
         for column in columns:
@@ -115,14 +115,14 @@ class _Pending:
         self.journals.clear()
 
 
-def shred_after_commit(session: Session, store: Store, root: Path | None, names: Iterable[str]) -> int:
+def shred_after_commit(session: Session, store: Store, root: Path | None, names: Iterable[str | None]) -> int:
     """Delete these files once the session's transaction commits; returns how many will go.
 
     Call it after the rows stopped naming them: a file another row still names is kept.
     """
     if root is None:
         return 0
-    candidates = {name for name in names if local_path(root, name) is not None}
+    candidates = {name for name in names if name and local_path(root, name) is not None}
     wanted = unreferenced(session, store, candidates) if candidates else set()
     if not wanted:
         return 0

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Any, ClassVar, Protocol, cast
 
 from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Mapped, Session
 
 from alo185.audit import trail
 from alo185.audit.models import AuditLog
@@ -218,9 +220,15 @@ Destroy = Callable[[Session, ColumnElement[bool], Roots, datetime], tuple[int, i
 Cutoffs = dict[str, datetime]  # every type's cutoff in this run
 
 
+class _Rows(Protocol):
+    """A model whose rows a job goes through by their integer key (its column, on the class)."""
+
+    id: ClassVar[Mapped[int]]
+
+
 @dataclass(frozen=True)
 class _Job:
-    model: type
+    model: type[_Rows]
     # Rows past the cutoff that still hold their data; the same before and after the types run
     # earlier in this run were destroyed, so a dry run counts exactly what a run would do.
     due: Callable[[datetime, Cutoffs], ColumnElement[bool]]
@@ -231,15 +239,20 @@ def _scrubbing(model: type) -> Destroy:
     return lambda session, where, roots, _now: scrub(session, model, where, roots)
 
 
+# ``Session.execute`` is typed to return a ``Result``; a DML statement's is a ``CursorResult``, with a rowcount.
 def _deleting(model: type) -> Destroy:
-    return lambda session, where, _roots, _now: (session.execute(delete(model).where(where)).rowcount, 0)
+    return lambda session, where, _roots, _now: (
+        cast(CursorResult[Any], session.execute(delete(model).where(where))).rowcount,
+        0,
+    )
 
 
 def _scrub_recordings(session: Session, where: ColumnElement[bool], roots: Roots, _now: datetime) -> tuple[int, int]:
     """Only the recording: the reference goes from the call record, the file after the commit."""
     names = list(session.scalars(select(CallRecord.recording_ref).where(where)))
-    rows = session.execute(
-        update(CallRecord).where(where).values(recording_ref=None, updated_at=CallRecord.updated_at)
+    rows = cast(
+        CursorResult[Any],
+        session.execute(update(CallRecord).where(where).values(recording_ref=None, updated_at=CallRecord.updated_at)),
     ).rowcount
     return rows, shred_after_commit(session, Store.RECORDING, roots.get(Store.RECORDING), [n for n in names if n])
 
@@ -261,7 +274,7 @@ def _delete_corrective_actions(
     names = list(session.scalars(select(CorrectiveActionEvidence.stored_as).where(evidence)))
     session.execute(delete(CorrectiveActionEvidence).where(evidence))
     session.execute(delete(CorrectiveActionStep).where(CorrectiveActionStep.corrective_action_id.in_(ids)))
-    rows = session.execute(delete(CorrectiveAction).where(where)).rowcount
+    rows = cast(CursorResult[Any], session.execute(delete(CorrectiveAction).where(where))).rowcount
     return rows, shred_after_commit(session, Store.EVIDENCE, roots.get(Store.EVIDENCE), names)
 
 
@@ -412,7 +425,7 @@ def _destroy(
     """Batch after batch, each committed with the log row's count; by id, so a row left as is ends the loop."""
     session.add(entry)
     period, files, after = entry.detail, 0, 0
-    id_column = job.model.id  # type: ignore[attr-defined]
+    id_column = job.model.id
     while not stop():
         ids = list(
             session.scalars(

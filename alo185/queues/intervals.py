@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -48,7 +48,24 @@ def interval_start(ts: datetime | float) -> datetime:
     return datetime.fromtimestamp(ts - ts % INTERVAL_S, UTC)
 
 
-def joined_at(record: CallRecord) -> datetime | None:
+class Timed(Protocol):
+    """What ``joined_at`` reads of a call: a ``CallRecord``, or a row of its columns."""
+
+    @property
+    def answered(self) -> bool: ...
+    @property
+    def abandoned(self) -> bool: ...
+    @property
+    def answered_at(self) -> datetime | None: ...
+    @property
+    def ended_at(self) -> datetime | None: ...
+    @property
+    def started_at(self) -> datetime | None: ...
+    @property
+    def wait_s(self) -> float | None: ...
+
+
+def joined_at(record: Timed) -> datetime | None:
     """When the caller entered the queue: queue_log files a call under that time, and so do we.
 
     The record keeps no join time; it is the answer (for an abandon, the hang-up) minus the wait,

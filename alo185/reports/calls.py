@@ -98,7 +98,7 @@ def _read_window(start: datetime, end: datetime) -> Any:
 def records(session: Session, start: datetime, end: datetime) -> list[Any]:
     """The records placed in ``[start, end)`` (by their join time), only the columns the figures read."""
     rows = session.execute(select(*COLUMNS).where(_read_window(start, end)).order_by(CallRecord.id))
-    return [r for r in rows if (at := intervals.joined_at(r)) is not None and start <= at < end]  # type: ignore[arg-type]
+    return [r for r in rows if (at := intervals.joined_at(r)) is not None and start <= at < end]
 
 
 def ticketed(session: Session, start: datetime, end: datetime) -> set[str]:
@@ -138,7 +138,10 @@ def _groups(
 
 
 def local(row: Any) -> datetime:
-    return intervals.joined_at(row).astimezone(TZ)  # type: ignore[arg-type,union-attr]
+    """A row of ``records``'s join time, local (``records`` keeps only rows that have one)."""
+    at = intervals.joined_at(row)
+    assert at is not None
+    return at.astimezone(TZ)
 
 
 def report(session: Session, start: datetime, end: datetime) -> CallsReport:

@@ -16,9 +16,12 @@ import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from alo185.reports.tables import UNITS, Cell, Column, Document, Table, display, resolve
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT, FONT_BOLD = "DejaVuSans.ttf", "DejaVuSans-Bold.ttf"
@@ -126,7 +129,7 @@ def to_xlsx(document: Document) -> bytes:
     from openpyxl.styles import Font
 
     book = Workbook()
-    info = book.active
+    info = cast("Worksheet", book.active)  # a new workbook's one sheet
     taken = {"rapor"}
     info.title = "Rapor"
     info.append([document.title])

@@ -131,7 +131,7 @@ def display(value: Any, column: Column) -> str:
     if kind == "dur":
         return duration_tr(value)
     if kind == "date":
-        return value.strftime("%d.%m.%Y")
+        return date_tr(value)
     return str(value)
 
 
@@ -295,7 +295,7 @@ def ticket_tables(report: Mapping[str, Any]) -> list[Table]:
 
 def survey_table(result: results.SurveyTable, title: str = "Memnuniyet anketi") -> Table:
     """İnegöl's table: shares cut to one decimal, "satisfied" to a whole percent (``survey``'s rules)."""
-    rows = [
+    rows: list[tuple[Any, ...]] = [
         (f"{a} – {label.capitalize()}", result.counts[a], result.percent(a) / 100) for a, label in scale.LABELS.items()
     ]
     rows += [
@@ -377,7 +377,7 @@ def labels() -> set[str]:
 RESPONSE_RATE_PREFIX = "Yanıt oranı (yanıtlanan / sorulan "
 
 
-class _Blank(dict):  # type: ignore[type-arg]
+class _Blank(dict[str, Any]):
     """A report with nothing in it: any missing figure is ``None``, any missing group empty."""
 
     def __missing__(self, key: str) -> Any:

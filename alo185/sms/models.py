@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
@@ -23,7 +24,7 @@ class SmsMessage(Base):
     key: Mapped[str] = mapped_column(String(120), unique=True)  # e.g. "ticket-12:resolved:3"
     phone: Mapped[str] = mapped_column(String(20))
     template: Mapped[str] = mapped_column(String(32))
-    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)  # pending | sent | failed
     body: Mapped[str | None] = mapped_column(Text)  # as sent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,7 +38,7 @@ class SurveyComment(Base):
     uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
     audio_file: Mapped[str] = mapped_column(String(300))
     transcript: Mapped[str | None] = mapped_column(Text)
-    words: Mapped[list | None] = mapped_column(JSON)
+    words: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     transcribe_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 

@@ -53,9 +53,9 @@ class SurveyTable:
     def add(self, answer: int | None) -> None:
         self.offered += 1
         if answer in self.counts:
-            self.counts[answer] += 1  # type: ignore[index]
+            self.counts[answer] += 1
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "rows": [
                 {"answer": a, "label": LABELS[a], "count": self.counts[a], "percent": self.percent(a)} for a in LABELS
@@ -72,7 +72,7 @@ def _cut_pct(part: int, whole: int, decimals: int) -> float:
     """``part / whole`` as a percentage cut to ``decimals`` (integer arithmetic: 72/1920 is 3.7, not 3.8)."""
     if not whole:
         return 0.0
-    scale = 10**decimals
+    scale: int = 10**decimals
     return (100 * scale * part // whole) / scale
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from alo185.core import phone as phones
@@ -285,7 +285,7 @@ def open_for_directorate(session: Session, directorate_id: int, limit: int = 100
     One short ordered read of ``ix_tickets_directorate_status_due`` per open status, merged
     here: a single ``status NOT IN (…)`` query would sort every open ticket of the directorate.
     """
-    candidates = []
+    candidates: list[Row[int, datetime | None]] = []
     for status in OPEN_STATUSES:
         candidates += session.execute(
             select(Ticket.id, Ticket.due_at)

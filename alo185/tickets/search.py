@@ -73,8 +73,12 @@ def duplicate_candidates(
     found = []
     for ticket in session.scalars(query.order_by(Ticket.created_at.desc())):
         same_place = mahalle_id is not None and ticket.mahalle_id == mahalle_id
-        near = None not in (lat, lon, ticket.lat, ticket.lon) and (
-            distance_m(lat, lon, ticket.lat, ticket.lon) <= radius_m  # type: ignore[arg-type]
+        near = (
+            lat is not None
+            and lon is not None
+            and ticket.lat is not None
+            and ticket.lon is not None
+            and distance_m(lat, lon, ticket.lat, ticket.lon) <= radius_m
         )
         if same_place or near:
             found.append(ticket)

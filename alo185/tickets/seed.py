@@ -24,7 +24,8 @@ DATA_FILE = Path(__file__).with_name("seed_data.yaml")
 @cache
 def load_data(path: Path = DATA_FILE) -> dict[str, Any]:
     with path.open(encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        data: dict[str, Any] = yaml.safe_load(f)
+    return data
 
 
 def seed(session: Session, data: dict[str, Any] | None = None) -> Counter[str]:

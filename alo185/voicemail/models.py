@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
@@ -24,7 +25,7 @@ class Voicemail(Base):
     audio_file: Mapped[str] = mapped_column(String(300))  # relative to the voicemail archive
     audio_s: Mapped[float] = mapped_column(Float, default=0.0)
     transcript: Mapped[str | None] = mapped_column(Text)
-    words: Mapped[list | None] = mapped_column(JSON)  # [{"word", "start", "end", "conf"}]
+    words: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # [{"word", "start", "end", "conf"}]
     confidence: Mapped[float | None] = mapped_column(Float)
     transcribe_error: Mapped[str | None] = mapped_column(Text)
     model: Mapped[str] = mapped_column(String(100), default="")

@@ -18,10 +18,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 
+from alo185.core import bus
 from alo185.core.asterisk import VOICEMAIL_RECORDING, Asterisk
 from alo185.core.settings import Settings
 
@@ -130,7 +131,8 @@ def hand_over(client: redis.Redis, dirs: Dirs, job: Job) -> bool:
         move_atomic(src, dst)
     if not dst.exists():
         return False
-    client.xadd(JOBS, job.to_fields())
+    # redis-py types ``fields`` as a dict of its own unions: invariant, so a dict[str, str] is refused
+    client.xadd(JOBS, job.to_fields())  # type: ignore[arg-type]
     return True
 
 
@@ -149,5 +151,6 @@ def sweep(client: redis.Redis, dirs: Dirs, older_than_s: float, queued: set[str]
 
 def queued_ids(client: redis.Redis) -> set[str]:
     """File stems with a job still on the stream (done jobs are deleted after their ack)."""
-    jobs = (Job.from_event(json.loads(fields["event"])) for _id, fields in client.xrange(JOBS) if "event" in fields)
+    entries = cast(bus.Entries, client.xrange(JOBS))
+    jobs = (Job.from_event(json.loads(fields["event"])) for _id, fields in entries if "event" in fields)
     return {file_stem(job.uniqueid, job.kind) for job in jobs}

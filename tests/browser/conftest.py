@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 from alo185.core import db
 from alo185.org import accounts
@@ -67,7 +67,7 @@ def log_in(page: Page, stack: Stack, username: str, password: str = PASSWORD) ->
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    viewport = {"width": 1366, "height": 900}
+    viewport: ViewportSize = {"width": 1366, "height": 900}
     context = browser.new_context(locale="tr-TR", timezone_id="Europe/Istanbul", viewport=viewport)
     try:
         yield context.new_page()

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -108,7 +109,7 @@ def test_a_real_call_pops_on_the_console_and_the_operator_records_the_ticket_wit
     try:
         expect(pop).to_have_attribute("data-uniqueid", uniqueid, timeout=60_000)
     except AssertionError:
-        live = bus.connect(stack.settings.redis_connection_url).get(bus.LIVE_QUEUES)
+        live = cast(str | None, bus.connect(stack.settings.redis_connection_url).get(bus.LIVE_QUEUES))  # decoded
         raise AssertionError(f"no pop for {uniqueid}: {stack.events(uniqueid)}; live: {live}") from None
     expect(pop).to_be_visible()
     rendered_ms, painted_ms = pop_latency_ms(page)

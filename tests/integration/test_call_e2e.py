@@ -22,14 +22,14 @@ def test_call_to_water_faults_is_answered_and_recorded(stack: Stack) -> None:
     assert record.ivr_path == "kvkk>language:1>main:1>water:1"
     assert record.agi_status == "SUCCESS"
     assert record.answered is True and record.outcome == "answered"
-    assert record.answered_by.startswith(TEST_OPERATOR)
+    assert record.answered_by is not None and record.answered_by.startswith(TEST_OPERATOR)
     assert record.wait_s is not None and 0 <= record.wait_s < 30
     assert record.talk_s is not None and 1 <= record.talk_s <= 5
     assert record.duration_s is not None and record.duration_s > record.talk_s
     # The conversation with the operator was recorded (MixMonitor) and the record names the file.
     record = stack.wait_record(uniqueid, lambda r: r.recording_ref is not None, timeout=30)
     root = recordings_dir(stack.settings)
-    assert root is not None and record.recording_ref.endswith(f"/{uniqueid}.wav")
+    assert root is not None and record.recording_ref is not None and record.recording_ref.endswith(f"/{uniqueid}.wav")
     audio = root / record.recording_ref
     assert audio.is_file() and audio.stat().st_size > 44 + 8000  # more than a header: a second or more of audio
 
@@ -60,7 +60,7 @@ def test_fastagi_stopped_caller_still_reaches_operators(stack: Stack) -> None:
         record = stack.wait_record(stack.call(stack.after_notice("1w2")))
         assert record.agi_status == "FAILURE"
         assert record.queue == "genel"  # not the "2" choice: the IVR never ran
-        assert record.answered and record.answered_by.startswith(TEST_OPERATOR)
+        assert record.answered and record.answered_by is not None and record.answered_by.startswith(TEST_OPERATOR)
     finally:
         _restart_agi(stack)
 

@@ -57,7 +57,7 @@ def _callback(stack: Stack, caller: str) -> Callback | None:
         return row
 
 
-def _wait_callback(stack: Stack, caller: str, done, timeout: float = 90) -> Callback:  # type: ignore[no-untyped-def]
+def _wait_callback(stack: Stack, caller: str, done, timeout: float = 90) -> Callback:
     found: list[Callback] = []
 
     def check() -> bool:
@@ -121,6 +121,7 @@ def test_a_callback_survives_a_restart_of_the_queue_manager(cb_stack: Stack) -> 
     caller = stack.call(stack.after_notice("1w3", 3, "1"), caller=BUSY_CITIZEN, hang_up=True)
     row = _wait_callback(stack, BUSY_CITIZEN, lambda r: r.state == "queued")
     placeholder = row.placeholder
+    assert placeholder is not None  # queued: its place in the queue has a channel
     assert (row.queue, row.call_uniqueid, row.placements) == ("temizlik", caller, 1)
     waiting = lambda: {c["uniqueid"] for c in _live(stack, "temizlik").get("callers", [])}  # noqa: E731
     assert procs.wait_until(lambda: placeholder + "-q" in waiting(), 10), waiting()  # on the wallboard too

@@ -48,4 +48,4 @@ def test_the_operator_holds_the_caller_and_the_record_has_the_time_on_hold(hold_
     assert record.hold_s is not None and HOLD_S - 0.5 <= record.hold_s <= HOLD_S + 1.5, record.hold_s
     assert record.talk_s is not None and record.talk_s > record.hold_s
     root = recordings_dir(settings)
-    assert root is not None and (root / record.recording_ref).stat().st_size > 44
+    assert root is not None and record.recording_ref is not None and (root / record.recording_ref).stat().st_size > 44

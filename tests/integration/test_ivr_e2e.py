@@ -33,7 +33,7 @@ IN_TARSUS = "+905320000005"
 ANNOUNCEMENT = "Mezitli ilçesinde yarın dokuzla on yedi arası planlı su kesintisi yapılacaktır."
 
 
-def _publish(stack: Stack, mutate) -> None:  # type: ignore[no-untyped-def]
+def _publish(stack: Stack, mutate) -> None:
     raw = yaml.safe_load(default_yaml())
     mutate(raw)
     with db.session_factory(stack.settings.database_url).begin() as s:
@@ -131,7 +131,7 @@ def phase1(stack: Stack) -> Calls:
     return Calls(ids, numbers)
 
 
-def _record(stack: Stack, calls: Calls, name: str):  # type: ignore[no-untyped-def]
+def _record(stack: Stack, calls: Calls, name: str):
     return stack.wait_record(calls.ids[name], timeout=240)
 
 

@@ -18,7 +18,7 @@ from harness import simulate
 from harness.instance import isolated_settings, running_stack
 
 
-def _waiting(redis, queue: str) -> set[str]:  # type: ignore[no-untyped-def]
+def _waiting(redis, queue: str) -> set[str]:
     live = json.loads(redis.get(bus.LIVE_QUEUES) or "{}")
     return {c["uniqueid"] for c in live.get(queue, {}).get("callers", [])}
 

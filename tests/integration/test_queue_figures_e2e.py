@@ -29,4 +29,6 @@ def test_records_and_queue_log_agree(stack: Stack) -> None:
     for name in ("offered", "answered", "abandoned", "short_abandoned", "sl_5s", "sl_20s", "answer_rate"):
         assert ours[name] == asterisk[name], (name, ours, asterisk)
     for name in ("asa_s", "aht_s"):
-        assert abs(ours[name] - asterisk[name]) <= 1.0, (name, ours, asterisk)  # queue_log has whole seconds
+        ours_s, asterisk_s = ours[name], asterisk[name]
+        assert ours_s is not None and asterisk_s is not None, (name, ours, asterisk)
+        assert abs(ours_s - asterisk_s) <= 1.0, (name, ours, asterisk)  # queue_log has whole seconds

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import cast
 
 from alo185.core import bus, db, procs
 from alo185.queues.names import pbx_queues
@@ -39,7 +40,7 @@ def test_a_ringing_operator_gets_the_callers_pop(stack: Stack) -> None:
         # The live state has the operator with this call (ringing, or already talking).
         redis = bus.connect(stack.settings.redis_connection_url)
         assert procs.wait_until(lambda: _busy_with(json.loads(redis.get(bus.LIVE_QUEUES) or "{}"), uniqueid), 3)
-        live = json.loads(redis.get(bus.LIVE_QUEUES))
+        live = json.loads(cast(str, redis.get(bus.LIVE_QUEUES)))  # there (just waited for), decoded
         assert set(pbx_queues()) <= set(live)  # rebuilt from QueueStatus when the queue manager connected
     finally:
         pubsub.close()

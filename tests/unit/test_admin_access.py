@@ -72,7 +72,7 @@ def test_login_refuses_a_wrong_password_an_unknown_or_inactive_user_and_a_foreig
         bad = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
         assert bad.status_code == 401 and "hatalı" in bad.get_data(as_text=True)
     with world.app.extensions["alo185.sessions"].begin() as s:
-        s.scalar(select(User).where(User.username == "chief")).active = False  # type: ignore[union-attr]
+        s.scalar(select(User).where(User.username == "chief")).active = False
     inactive = client.post("/login", data={"username": "chief", "password": PASSWORD, "csrf_token": token})
     assert inactive.status_code == 401
     good = client.post(
@@ -87,7 +87,7 @@ def test_a_deactivated_user_is_logged_out_on_the_next_request(world: World) -> N
     client = world.client("operator")
     assert client.get("/tickets").status_code == 200
     with world.app.extensions["alo185.sessions"].begin() as s:
-        s.scalar(select(User).where(User.username == "operator")).active = False  # type: ignore[union-attr]
+        s.scalar(select(User).where(User.username == "operator")).active = False
     assert client.get("/tickets").status_code == 302
 
 

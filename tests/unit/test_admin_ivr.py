@@ -34,13 +34,13 @@ def _count(settings: Settings) -> int:
         return s.scalar(select(func.count()).select_from(MenuVersion)) or 0
 
 
-def test_menu_page_shows_the_live_tree(app_client) -> None:  # type: ignore[no-untyped-def]
+def test_menu_page_shows_the_live_tree(app_client) -> None:
     client, _settings = app_client
     page = client.get("/ivr/menu").get_data(as_text=True)
     assert "Yayındaki sürüm: <strong>1</strong>" in page and "water" in page and "Su arızası için 1" in page
 
 
-def test_invalid_menu_is_refused_with_reasons_and_changes_nothing(app_client) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_menu_is_refused_with_reasons_and_changes_nothing(app_client) -> None:
     client, settings = app_client
     client.get("/ivr/menu")
     bad = default_yaml().replace('"9": operator', '"9": {queue: yok}')
@@ -49,7 +49,7 @@ def test_invalid_menu_is_refused_with_reasons_and_changes_nothing(app_client) ->
     assert _count(settings) == 1
 
 
-def test_publish_renders_prompts_and_goes_live(app_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_publish_renders_prompts_and_goes_live(app_client, tmp_path: Path) -> None:
     client, settings = app_client
     client.get("/ivr/menu")
     changed = default_yaml().replace("Su arızası için 1", "Su arızası ya da kaçak için 1")
@@ -61,7 +61,7 @@ def test_publish_renders_prompts_and_goes_live(app_client, tmp_path: Path) -> No
     assert "kaçak" in client.get("/ivr/menu/2").get_data(as_text=True)
 
 
-def test_uploaded_recording_replaces_the_rendered_prompt(app_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_uploaded_recording_replaces_the_rendered_prompt(app_client, tmp_path: Path) -> None:
     client, _settings = app_client
     src = tmp_path / "rec.wav"
     subprocess.run(["sox", "-n", "-r", "44100", "-c", "2", str(src), "synth", "1", "sine", "440"], check=True)
@@ -78,7 +78,7 @@ def test_uploaded_recording_replaces_the_rendered_prompt(app_client, tmp_path: P
     assert junk.status_code == 303 and not (tmp_path / "pbx" / "sounds" / "uploaded" / "en" / "kvkk.wav").exists()
 
 
-def test_announcements(app_client) -> None:  # type: ignore[no-untyped-def]
+def test_announcements(app_client) -> None:
     client, settings = app_client
     bad = client.post(
         "/ivr/announcements", data={"text_tr": "", "starts_at": "2026-11-21T10:00", "ends_at": "2026-11-21T09:00"}

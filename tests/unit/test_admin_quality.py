@@ -60,7 +60,9 @@ def test_finding_decision_and_dif_from_record_to_closure(world: World) -> None:
     assert planned.status_code == 303 and _dif(world, ca).status == CorrectiveActionStatus.PLANNED
     expert = world.client("expert")
     page = expert.get(f"/quality/dif/{ca}").get_data(as_text=True)
-    step_id = int(re.search(rf"/quality/dif/{ca}/steps/(\d+)/done", page).group(1))  # type: ignore[union-attr]
+    found = re.search(rf"/quality/dif/{ca}/steps/(\d+)/done", page)
+    assert found is not None
+    step_id = int(found.group(1))
     assert expert.post(f"/quality/dif/{ca}/submit").status_code == 400  # the step is open, no evidence
     assert expert.post(f"/quality/dif/{ca}/steps/{step_id}/done").status_code == 303
     upload = {"file": (io.BytesIO(b"%PDF-1.4 egitim tutanagi"), "eğitim tutanağı.pdf")}

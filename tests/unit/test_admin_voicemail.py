@@ -52,7 +52,7 @@ def _ticket(settings: Settings) -> tuple[str, str | None, int]:
         return ticket.category.code, ticket.directorate.code if ticket.directorate else None, len(notes)
 
 
-def test_the_list_shows_transcript_audio_and_a_masked_number(app) -> None:  # type: ignore[no-untyped-def]
+def test_the_list_shows_transcript_audio_and_a_masked_number(app) -> None:
     client, _settings, vm_id = app
     page = client.get("/voicemails").get_data(as_text=True)
     assert "sokakta çöp toplanmadı" in page and "+90 532 *** ** 67" in page and "sesli mesajdan" in page
@@ -62,7 +62,7 @@ def test_the_list_shows_transcript_audio_and_a_masked_number(app) -> None:  # ty
     assert client.get("/voicemails/999/audio").status_code == 404
 
 
-def test_correcting_the_category_reroutes_and_is_kept_in_history(app) -> None:  # type: ignore[no-untyped-def]
+def test_correcting_the_category_reroutes_and_is_kept_in_history(app) -> None:
     client, settings, vm_id = app
     before = _ticket(settings)
     response = client.post(f"/voicemails/{vm_id}/category", data={"category": "cop-toplama"})
@@ -71,7 +71,7 @@ def test_correcting_the_category_reroutes_and_is_kept_in_history(app) -> None:  
     assert code == "cop-toplama" and directorate != before[1] and notes == before[2] + 1
 
 
-def test_an_unknown_category_changes_nothing(app) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_category_changes_nothing(app) -> None:
     client, settings, vm_id = app
     before = _ticket(settings)
     page = client.post(f"/voicemails/{vm_id}/category", data={"category": "yok"}, follow_redirects=True)
@@ -79,7 +79,7 @@ def test_an_unknown_category_changes_nothing(app) -> None:  # type: ignore[no-un
     assert _ticket(settings) == before
 
 
-def test_the_survey_report_page(app) -> None:  # type: ignore[no-untyped-def]
+def test_the_survey_report_page(app) -> None:
     client, settings, _vm_id = app
     yesterday = datetime.now(UTC) - timedelta(days=1)
     with db.session_factory(settings.database_url).begin() as s:
@@ -96,7 +96,7 @@ def test_the_survey_report_page(app) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/reports/survey?by=colour").status_code == 400
 
 
-def test_the_web_survey_for_a_ticket(app) -> None:  # type: ignore[no-untyped-def]
+def test_the_web_survey_for_a_ticket(app) -> None:
     from alo185.core import links
 
     client, settings, _vm_id = app

@@ -55,13 +55,13 @@ class Loop:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
 
-    def run(self, coro, timeout: float = 10):  # type: ignore[no-untyped-def]
+    def run(self, coro, timeout: float = 10):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def call(self, fn, *args, timeout: float = 10):  # type: ignore[no-untyped-def]
+    def call(self, fn, *args, timeout: float = 10):
         """Run a plain callable in the loop's thread: asyncio objects are not thread-safe."""
 
-        async def _call():  # type: ignore[no-untyped-def]
+        async def _call():
             return fn(*args)
 
         return self.run(_call(), timeout)
@@ -71,26 +71,31 @@ class Loop:
         self.thread.join(5)
 
 
-@pytest.fixture
-def serve() -> Iterator:  # type: ignore[type-arg]
-    loop = Loop()
-    servers: list[FastAGIServer] = []
+class Serve:
+    """``serve(script, deps)`` starts a FastAGI server for ``script`` and returns its port; ``servers`` and
+    ``loop`` for the tests that reach in."""
 
-    def _serve(script, deps=None, port: int = 0) -> int:  # type: ignore[no-untyped-def]
+    def __init__(self) -> None:
+        self.loop = Loop()
+        self.servers: list[FastAGIServer] = []
+
+    def __call__(self, script, deps=None, port: int = 0) -> int:
         server = FastAGIServer(("127.0.0.1", port), {"ivr": functools.partial(script, deps=deps)})
-        loop.run(server.start())
-        servers.append(server)
+        self.loop.run(server.start())
+        self.servers.append(server)
         return server.port
 
-    _serve.servers = servers  # type: ignore[attr-defined]
-    _serve.loop = loop  # type: ignore[attr-defined]
-    yield _serve
-    for server in servers:
-        loop.call(server.stop_accepting)
-    loop.close()
+
+@pytest.fixture
+def serve() -> Iterator[Serve]:
+    serving = Serve()
+    yield serving
+    for server in serving.servers:
+        serving.loop.call(server.stop_accepting)
+    serving.loop.close()
 
 
-def test_environment_and_utf8_quoting(serve) -> None:  # type: ignore[no-untyped-def]
+def test_environment_and_utf8_quoting(serve) -> None:
     seen: dict = {}
 
     async def script(agi: AsyncAGI, deps: object) -> None:
@@ -105,7 +110,7 @@ def test_environment_and_utf8_quoting(serve) -> None:  # type: ignore[no-untyped
     assert seen["agi_request"] == "agi://127.0.0.1:4573/ivr"
 
 
-def test_hangup_notice_mid_command_ends_the_script_quietly(serve, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_hangup_notice_mid_command_ends_the_script_quietly(serve, caplog) -> None:
     outcome: list[str] = []
 
     async def script(agi: AsyncAGI, deps: object) -> None:
@@ -126,7 +131,7 @@ def test_hangup_notice_mid_command_ends_the_script_quietly(serve, caplog) -> Non
 
 
 @pytest.mark.parametrize("reply", ["511 Command Not Permitted on a dead channel or intercept routine", None])
-def test_dead_channel_and_closed_socket_are_hangups(serve, reply) -> None:  # type: ignore[no-untyped-def]
+def test_dead_channel_and_closed_socket_are_hangups(serve, reply) -> None:
     outcome: list[str] = []
     done = threading.Event()
 
@@ -147,7 +152,7 @@ def test_dead_channel_and_closed_socket_are_hangups(serve, reply) -> None:  # ty
     assert done.wait(5) and outcome == ["hangup"]
 
 
-def test_a_failing_script_closes_the_session_and_sets_nothing(serve, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_script_closes_the_session_and_sets_nothing(serve, caplog) -> None:
     async def script(agi: AsyncAGI, deps: object) -> None:
         raise RuntimeError("database is down")
 
@@ -156,7 +161,7 @@ def test_a_failing_script_closes_the_session_and_sets_nothing(serve, caplog) -> 
     assert "falls back to the operators" in caplog.text
 
 
-def test_unknown_script_is_refused(serve, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_script_is_refused(serve, caplog) -> None:
     async def nothing(_agi: AsyncAGI, deps: object) -> None:
         pass
 
@@ -166,7 +171,7 @@ def test_unknown_script_is_refused(serve, caplog) -> None:  # type: ignore[no-un
     assert "unknown AGI script 'nosuch'" in caplog.text
 
 
-def test_many_concurrent_sessions(serve) -> None:  # type: ignore[no-untyped-def]
+def test_many_concurrent_sessions(serve) -> None:
     async def script(agi: AsyncAGI, deps: object) -> None:
         await agi.set_variable("Q", agi.env["agi_uniqueid"])
 
@@ -178,7 +183,7 @@ def test_many_concurrent_sessions(serve) -> None:  # type: ignore[no-untyped-def
     assert all(peer.closed() for peer in peers)
 
 
-def test_a_second_server_binds_beside_a_draining_one(serve) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_server_binds_beside_a_draining_one(serve) -> None:
     release = asyncio.Event()
 
     async def slow(agi: AsyncAGI, deps: object) -> None:
@@ -199,7 +204,7 @@ def test_a_second_server_binds_beside_a_draining_one(serve) -> None:  # type: ig
     assert serve.loop.run(server.drain(5)) and server.active_sessions == 0
 
 
-def test_errors_from_asterisk_are_raised_as_pyst2_errors(serve) -> None:  # type: ignore[no-untyped-def]
+def test_errors_from_asterisk_are_raised_as_pyst2_errors(serve) -> None:
     from asterisk.agi import AGIInvalidCommand, AGIUsageError
 
     raised: list[type] = []
@@ -261,7 +266,7 @@ def test_replies_read_as_pyst2_reads_them(line: str) -> None:
     assert got == expected
 
 
-def test_failure_on_a_channel_that_is_gone_is_a_hangup(serve, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_failure_on_a_channel_that_is_gone_is_a_hangup(serve, caplog) -> None:
     outcome: list[str] = []
 
     async def script(agi: AsyncAGI, deps: object) -> None:

@@ -95,7 +95,7 @@ def test_a_turkish_name_split_between_two_reads_is_kept() -> None:
 
 
 class _Transport(asyncio.Transport):
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         pass
 
     def close(self) -> None:

@@ -113,7 +113,7 @@ def world(database_url: str) -> World:
     return World(db.session_factory(database_url), FakePbx(), Clock(), [], config)
 
 
-def run(coro):  # type: ignore[no-untyped-def]
+def run(coro):
     return asyncio.run(coro)
 
 

@@ -42,7 +42,7 @@ def queue_manager(redis_settings: Settings) -> Iterator[FakeQueueManager]:
         yield fake
 
 
-def test_an_operator_acts_on_themself_a_supervisor_on_anyone_an_expert_on_nobody(app, queue_manager) -> None:  # type: ignore[no-untyped-def]
+def test_an_operator_acts_on_themself_a_supervisor_on_anyone_an_expert_on_nobody(app, queue_manager) -> None:
     ayse, sef, uzman = (
         log_in(app.test_client(), "ayse"),
         log_in(app.test_client(), "sef"),
@@ -69,7 +69,7 @@ def test_an_operator_acts_on_themself_a_supervisor_on_anyone_an_expert_on_nobody
         ]
 
 
-def test_a_pause_needs_a_known_reason_and_a_refusal_is_a_conflict(app, queue_manager) -> None:  # type: ignore[no-untyped-def]
+def test_a_pause_needs_a_known_reason_and_a_refusal_is_a_conflict(app, queue_manager) -> None:
     ayse = log_in(app.test_client(), "ayse")
     missing = ayse.post("/api/console/pause", json={})
     assert missing.status_code == 400 and "reason" in missing.get_json()["message"]
@@ -83,15 +83,15 @@ def test_a_pause_needs_a_known_reason_and_a_refusal_is_a_conflict(app, queue_man
     assert [(c["action"], c["reason"]) for c in queue_manager.seen] == [("pause", "cagri-sonrasi-is"), ("unpause", "")]
 
 
-def test_no_answer_from_the_queue_manager_is_a_gateway_timeout(app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_no_answer_from_the_queue_manager_is_a_gateway_timeout(app, monkeypatch) -> None:
     monkeypatch.setattr(admin.console.views, "WAIT_S", 0.3)
     answer = log_in(app.test_client(), "ayse").post("/api/console/login")
     assert answer.status_code == 504 and "did not answer" in answer.get_json()["message"]
 
 
-def test_an_operator_without_a_phone_is_told_so(app, queue_manager) -> None:  # type: ignore[no-untyped-def]
+def test_an_operator_without_a_phone_is_told_so(app, queue_manager) -> None:
     with app.extensions["alo185.sessions"].begin() as s:
-        s.scalar(select(User).where(User.username == "mehmet")).extension = None  # type: ignore[union-attr]
+        s.scalar(select(User).where(User.username == "mehmet")).extension = None
     mehmet = log_in(app.test_client(), "mehmet")
     assert mehmet.post("/api/console/login").status_code == 409
     me = mehmet.get("/api/console/me").get_json()
@@ -99,7 +99,7 @@ def test_an_operator_without_a_phone_is_told_so(app, queue_manager) -> None:  # 
     assert queue_manager.seen == []
 
 
-def test_me_shows_the_phone_registration_and_the_state_in_each_queue(app, redis_settings) -> None:  # type: ignore[no-untyped-def]
+def test_me_shows_the_phone_registration_and_the_state_in_each_queue(app, redis_settings) -> None:
     client = bus.connect(redis_settings.redis_connection_url)
     client.hset(bus.PHONES, "1001", json.dumps({"status": "Reachable", "uri": "sip:1001@127.0.0.1:5070", "at": 1.0}))
     paused = {"name": "ayse", "state": "paused", "in_state_s": 12.0, "reason": "mola", "call": "", "caller": ""}

@@ -177,8 +177,8 @@ def test_search_finds_citizens_and_tickets_by_number_name_and_words(app: Flask) 
         s.add(Citizen(phone=CALLER, full_name="Işıl Çelik"))
         s.add(Citizen(phone="+905320000001", full_name="Ticketless"))
         s.flush()
-        number = create_ticket(s, phone=CALLER, category_code="cop-toplama", description="Çöp alınmadı", channel="web")
-        number = number.number
+        ticket = create_ticket(s, phone=CALLER, category_code="cop-toplama", description="Çöp alınmadı", channel="web")
+        number = ticket.number
     ayse, sef = log_in(app.test_client(), "ayse"), log_in(app.test_client(), "sef")
     by_phone = ayse.get("/api/console/search", query_string={"q": "0532 111 22 33"}).get_json()
     assert [t["number"] for t in by_phone["tickets"]] == [number]

@@ -7,6 +7,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -89,7 +90,7 @@ def _notices(sessions: sessionmaker[Session]) -> list[tuple[str, str, datetime, 
             .join(User, User.id == EscalationNotice.user_id)
             .order_by(EscalationNotice.id)
         )
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [(number, kind, due, who) for number, kind, due, who in rows]
 
 
 def _texts(sessions: sessionmaker[Session]) -> list[tuple[str, str, dict, str]]:
@@ -136,6 +137,7 @@ def test_a_raised_priority_warns_again_for_the_new_deadline(sessions: sessionmak
     assert _run(sessions) == 1
     with sessions.begin() as s:
         ticket = s.get(Ticket, ticket_id)
+        assert ticket is not None
         ticket.priority, ticket.due_at = Priority.URGENT, NOW + timedelta(hours=1)
     assert _run(sessions) == 1
     assert _run(sessions) == 0
@@ -145,7 +147,7 @@ def test_a_raised_priority_warns_again_for_the_new_deadline(sessions: sessionmak
 
 def test_staff_without_a_mobile_get_the_notice_but_no_text(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as s:
-        s.scalar(select(User).where(User.username == "mudur")).phone = "+903242345678"  # a desk line
+        s.scalars(select(User).where(User.username == "mudur")).one().phone = "+903242345678"  # a desk line
     _ticket(sessions, "1008", -timedelta(hours=1))
     assert _run(sessions) == 1
     assert [(n[1], n[3]) for n in _notices(sessions)] == [("overdue", "mudur")]
@@ -165,8 +167,8 @@ def test_a_concurrent_scheduler_that_sent_first_wins(
 
 
 # -- the scheduler ------------------------------------------------------------------------------------
-def _settings(database_url: str, tmp_path: Path, **changes: object) -> Settings:
-    return Settings(var_dir=tmp_path, db_url=database_url, **changes)  # type: ignore[arg-type]
+def _settings(database_url: str, tmp_path: Path, **changes: Any) -> Settings:
+    return Settings(var_dir=tmp_path, db_url=database_url, **changes)
 
 
 def test_a_tick_runs_what_is_due_and_survives_a_failure(

@@ -79,7 +79,8 @@ def test_queue_events() -> None:
 def test_unknown_and_incomplete_events_are_dropped() -> None:
     assert translate({"Event": "Newexten", "Uniqueid": "u1"}) is None
     assert translate({"Event": "AgentConnect", "Queue": "su"}) is None
-    assert translate({"Event": "AgentConnect", "Uniqueid": "u1", "HoldTime": "n/a"})["wait_s"] is None  # type: ignore[index]
+    connect = translate({"Event": "AgentConnect", "Uniqueid": "u1", "HoldTime": "n/a"})
+    assert connect is not None and connect["wait_s"] is None
 
 
 def test_a_header_as_text() -> None:

@@ -37,10 +37,10 @@ KEYWORDS = {
 }
 
 
-def _key(context: str | bytes | None, msgid: str | tuple[str, ...]) -> tuple[str | None, str]:
+def _key(context: str | bytes | None, msgid: str | tuple[str, ...] | list[str]) -> tuple[str | None, str]:
     if isinstance(context, bytes):  # Babel's read_mo leaves contexts undecoded
         context = context.decode("utf-8")
-    return context, msgid[0] if isinstance(msgid, tuple) else msgid
+    return context, msgid if isinstance(msgid, str) else msgid[0]  # a plural's singular
 
 
 def extracted() -> dict[tuple[str | None, str], str]:
@@ -79,7 +79,7 @@ def test_every_message_is_in_the_english_catalogue_and_translated() -> None:
     empty = []
     for (_context, msgid), message in catalogue.items():
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        if not all(s.strip() for s in strings) or message.fuzzy:
+        if not all(isinstance(s, str) and s.strip() for s in strings) or message.fuzzy:
             empty.append(msgid)
     assert not empty, "untranslated or fuzzy in messages.po:\n" + "\n".join(empty)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -68,7 +69,7 @@ def drive(
     flow = engine.run_call(default_tree(), services, caller, now)
     pending = list(inputs)
     commands: list[engine.Command] = []
-    answer = None
+    answer: Any = None  # what the engine is sent back: a key, a count, a prediction…
     timed_out = False
     while True:
         try:

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import select
@@ -85,7 +86,7 @@ def test_aht_from_recent_intervals_or_the_default(database_url: str) -> None:
         assert overflow.queue_figures(s, "su", now, wrap_up_s=10) == (110.0, 20.0)
 
 
-def test_the_ivr_reads_the_live_state_from_redis(redis_settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_ivr_reads_the_live_state_from_redis(redis_settings) -> None:
     import asyncio
     import json
 
@@ -127,12 +128,14 @@ def run(
     stored: bool = True,
     caller: str = CALLER,
     services: FakeServices | None = None,
-    tree=None,  # type: ignore[no-untyped-def]
+    tree=None,
     logged_in: int = 1,
 ) -> Offer:
     """A caller who presses ``menu`` keys at the menus, then ``offer_key`` during the offer ('' = nothing)."""
     flow = engine.run_call(tree or default_tree(), services or FakeServices(), caller, WEEKDAY_10AM)
-    pending, commands, answer_ = list(menu), [], None
+    pending = list(menu)
+    commands: list[engine.Command] = []
+    answer_: Any = None  # what the engine is sent back: a key, a count, a prediction…
     while True:
         try:
             cmd = flow.send(answer_) if commands else next(flow)
@@ -274,7 +277,7 @@ def test_the_wait_prompt_must_carry_the_minutes() -> None:
 # --- the AGI side ----------------------------------------------------------------------------
 
 
-def test_pressing_one_stores_the_callback_and_tells_the_queue_manager(serve, deps, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_pressing_one_stores_the_callback_and_tells_the_queue_manager(serve, deps, tmp_path: Path) -> None:
     the_deps, events = deps
 
     async def predict(queue: str) -> overflow.Prediction:
@@ -322,5 +325,5 @@ def _answer_with_exec(peer: Peer, keys: dict[str, str], executed: list[str]) -> 
         def reply(self, line: str) -> None:
             peer.reply(line)
 
-    out = answer(Proxy(), keys)  # type: ignore[arg-type]
+    out = answer(cast(Peer, Proxy()), keys)  # a Peer as ``answer`` uses it: ``command`` and ``reply``
     return out

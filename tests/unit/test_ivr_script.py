@@ -42,7 +42,7 @@ def deps(tmp_path: Path) -> tuple[ivr.IvrDeps, list[dict]]:
 
 def answer(peer: Peer, keys: dict[str, str]) -> dict[str, str]:
     """Play Asterisk: press ``keys[prompt]`` during that prompt; return the variables set."""
-    variables = {}
+    variables: dict[str, str] = {}
     while True:
         line = peer.command()
         if not line:
@@ -63,7 +63,7 @@ def answer(peer: Peer, keys: dict[str, str]) -> dict[str, str]:
             raise AssertionError(f"unexpected AGI command {line!r}")
 
 
-def test_a_call_through_the_menu(serve, deps) -> None:  # type: ignore[no-untyped-def]
+def test_a_call_through_the_menu(serve, deps) -> None:
     the_deps, events = deps
     peer = Peer(serve(ivr.run, the_deps))
     variables = answer(peer, {"language_tr": "1", "main_menu": "3"})
@@ -76,7 +76,7 @@ def test_a_call_through_the_menu(serve, deps) -> None:  # type: ignore[no-untype
     assert steps == list(range(1, len(steps) + 1))
 
 
-def test_hangup_during_the_notice_sets_nothing(serve, deps) -> None:  # type: ignore[no-untyped-def]
+def test_hangup_during_the_notice_sets_nothing(serve, deps) -> None:
     the_deps, events = deps
     peer = Peer(serve(ivr.run, the_deps))
     assert peer.command().startswith("STREAM FILE")
@@ -86,7 +86,7 @@ def test_hangup_during_the_notice_sets_nothing(serve, deps) -> None:  # type: ig
     assert next(e for e in events if e["type"] == "ivr")["hangup"] is True
 
 
-def test_the_caller_is_routed_when_the_bus_is_down(serve, deps) -> None:  # type: ignore[no-untyped-def]
+def test_the_caller_is_routed_when_the_bus_is_down(serve, deps) -> None:
     the_deps, _events = deps
 
     def broken(_event: dict) -> None:
@@ -97,7 +97,7 @@ def test_the_caller_is_routed_when_the_bus_is_down(serve, deps) -> None:  # type
     assert answer(peer, {"language_tr": "2", "main_menu": "5"})["ALO185_QUEUE"] == "park"
 
 
-def test_a_call_headed_to_a_queue_leaves_the_callers_card(serve, deps) -> None:  # type: ignore[no-untyped-def]
+def test_a_call_headed_to_a_queue_leaves_the_callers_card(serve, deps) -> None:
     the_deps, _events = deps
     puts: list[tuple[str, str, int]] = []
     the_deps.put, the_deps.card_ttl_s = lambda *args: puts.append(args), 360
@@ -107,7 +107,7 @@ def test_a_call_headed_to_a_queue_leaves_the_callers_card(serve, deps) -> None: 
     assert caller_card.decode(puts[0][1], CALLER) == caller_card.card(the_deps.sessions, CALLER)
 
 
-def test_an_unknown_callers_card_needs_no_lookup(serve, deps, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_callers_card_needs_no_lookup(serve, deps, monkeypatch) -> None:
     """No citizen has the number (the IVR's recognition said so): the card is stored at once, alike to the field."""
     the_deps, _events = deps
     puts: list[tuple[str, str, int]] = []
@@ -122,7 +122,7 @@ def test_an_unknown_callers_card_needs_no_lookup(serve, deps, monkeypatch) -> No
     assert caller_card.decode(puts[0][1], CALLER) == caller_card.card(the_deps.sessions, CALLER)
 
 
-def test_the_card_the_ivr_leaves_is_the_screen_pop(serve, deps, redis_settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_card_the_ivr_leaves_is_the_screen_pop(serve, deps, redis_settings) -> None:
     """The IVR stores the card through its publisher; when the phone rings, the pop is the one the database gives."""
     known_caller(redis_settings.database_url)
     the_deps, _events = deps
@@ -133,7 +133,7 @@ def test_the_card_the_ivr_leaves_is_the_screen_pop(serve, deps, redis_settings) 
     try:
         answer(Peer(serve(ivr.run, the_deps)), {"open_ticket": "2", "language_tr": "1", "main_menu": "3"})
         client = bus.connect(redis_settings.redis_connection_url)
-        assert procs.wait_until(lambda: client.exists(bus.caller_card_key(UNIQUEID)), 5)
+        assert procs.wait_until(lambda: bool(client.exists(bus.caller_card_key(UNIQUEID))), 5)
     finally:
         serve.loop.loop.call_soon_threadsafe(publisher.stop)
         running.result(10)
@@ -142,7 +142,7 @@ def test_the_card_the_ivr_leaves_is_the_screen_pop(serve, deps, redis_settings) 
     assert published_pop(redis_settings, ringing) == (pop_as_before(the_deps.sessions, ringing), 0)
 
 
-def test_a_card_redis_does_not_take_leaves_the_call_alone(serve, deps, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_card_redis_does_not_take_leaves_the_call_alone(serve, deps, caplog) -> None:
     the_deps, events = deps
     publisher = bus.LoopPublisher("redis://127.0.0.1:1/0")  # nothing listens there
     the_deps.put = publisher.put
@@ -159,7 +159,7 @@ def test_a_card_redis_does_not_take_leaves_the_call_alone(serve, deps, caplog) -
     assert next(e for e in events if e["type"] == "ivr")["queue"] == "temizlik"
 
 
-def test_a_card_that_cannot_be_built_leaves_the_call_alone(serve, deps, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_card_that_cannot_be_built_leaves_the_call_alone(serve, deps, monkeypatch, caplog) -> None:
     the_deps, events = deps
     puts: list[tuple] = []
     the_deps.put = lambda *args: puts.append(args)
@@ -175,7 +175,7 @@ def test_a_card_that_cannot_be_built_leaves_the_call_alone(serve, deps, monkeypa
 
 
 @pytest.fixture
-def survey_deps(deps, redis_settings):  # type: ignore[no-untyped-def]
+def survey_deps(deps, redis_settings):
     from agi_scripts.survey import SurveyDeps
     from alo185.core import bus
     from alo185.voicemail import spool
@@ -187,7 +187,7 @@ def survey_deps(deps, redis_settings):  # type: ignore[no-untyped-def]
     return SurveyDeps(the_deps, client, dirs, period_days=30), events, client
 
 
-def _survey_peer(serve, survey_deps) -> Peer:  # type: ignore[no-untyped-def]
+def _survey_peer(serve, survey_deps) -> Peer:
     from agi_scripts import survey
 
     deps, _events, _client = survey_deps
@@ -202,7 +202,7 @@ def _comment(peer: Peer, line: str) -> None:
     Path(stem + ".wav").write_bytes(b"RIFF" + bytes(40000))
 
 
-def test_survey_not_satisfied_with_a_spoken_comment(serve, survey_deps) -> None:  # type: ignore[no-untyped-def]
+def test_survey_not_satisfied_with_a_spoken_comment(serve, survey_deps) -> None:
     from alo185.voicemail import spool
 
     peer = _survey_peer(serve, survey_deps)
@@ -222,7 +222,7 @@ def test_survey_not_satisfied_with_a_spoken_comment(serve, survey_deps) -> None:
     assert spool.queued_ids(client) == {"1700000000.42-comment"}  # handed to the voicemail worker
 
 
-def test_survey_hangup_while_commenting_keeps_answer_and_comment(serve, survey_deps) -> None:  # type: ignore[no-untyped-def]
+def test_survey_hangup_while_commenting_keeps_answer_and_comment(serve, survey_deps) -> None:
     from alo185.voicemail import spool
 
     peer = _survey_peer(serve, survey_deps)

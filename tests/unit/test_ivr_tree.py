@@ -86,7 +86,7 @@ def test_malformed_trees_are_refused_with_every_reason() -> None:
     assert len(_errors(raw)) == 2
 
 
-def test_publish_keeps_every_version_and_the_newest_is_live(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_publish_keeps_every_version_and_the_newest_is_live(sessions) -> None:
     live = versions.LiveTree(check_s=0)
     first_id, first = live.get(sessions.begin)  # seeds the default
     assert first == default_tree()
@@ -99,7 +99,7 @@ def test_publish_keeps_every_version_and_the_newest_is_live(sessions) -> None:  
         assert [v.id for v in versions.history(s)] == [second_id, first_id]
 
 
-def test_a_refused_tree_changes_nothing(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_tree_changes_nothing(sessions) -> None:
     with sessions.begin() as s:
         versions.ensure_seeded(s)
     bad = default_yaml().replace('"9": operator', '"9": {queue: yok}')

@@ -73,7 +73,7 @@ def test_resync_starts_over_from_queue_status() -> None:
     assert snap["su"]["operators"]["PJSIP/1001"]["state"] == "on_call"
 
 
-def test_the_admin_relays_the_snapshot_as_json_and_a_stream(redis_settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_admin_relays_the_snapshot_as_json_and_a_stream(redis_settings) -> None:
     import json
     import threading
     import time

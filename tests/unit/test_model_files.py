@@ -37,10 +37,12 @@ def _zip(target: Path, files: dict[str, Path | bytes]) -> None:
                 zf.writestr(name, content)
 
 
-def test_fetch_unpacks_checks_and_moves_the_model_in_place(web, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_fetch_unpacks_checks_and_moves_the_model_in_place(web, tmp_path: Path) -> None:
     root, url = web
     assert KO_MODEL is not None
-    files = {f"{TURKISH_MODEL}/{p.relative_to(KO_MODEL)}": p for p in KO_MODEL.rglob("*") if p.is_file()}
+    files: dict[str, Path | bytes] = {
+        f"{TURKISH_MODEL}/{p.relative_to(KO_MODEL)}": p for p in KO_MODEL.rglob("*") if p.is_file()
+    }
     _zip(root / "model.zip", files)
     dest = model_files.fetch(tmp_path / "models", f"{url}/model.zip")
     assert dest == tmp_path / "models" / TURKISH_MODEL and not model_files.missing_files(dest)
@@ -56,7 +58,7 @@ def test_fetch_unpacks_checks_and_moves_the_model_in_place(web, tmp_path: Path) 
         ({f"{TURKISH_MODEL}/README": b"x"}, "is not a Vosk model: missing am/final.mdl"),
     ],
 )
-def test_a_bad_download_leaves_nothing_behind(web, tmp_path: Path, content, error: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_download_leaves_nothing_behind(web, tmp_path: Path, content, error: str) -> None:
     root, url = web
     if isinstance(content, bytes):
         (root / "model.zip").write_bytes(content)

@@ -51,7 +51,7 @@ def test_the_e164_fast_path_agrees_with_phonenumbers() -> None:
     assert normalize("+9005321234567") == normalize("05321234567") == "+905321234567"
 
 
-def test_numbers_in_log_lines_are_masked(caplog) -> None:  # type: ignore[no-untyped-def]
+def test_numbers_in_log_lines_are_masked(caplog) -> None:
     import logging
 
     from alo185.core.phone import MaskingFilter, mask_in_text

@@ -93,8 +93,9 @@ def test_rules_are_seeded_and_a_period_under_the_minimum_is_refused(sessions: se
             retention.set_rule(s, "corrective_actions", years(20) - 1, actor="kvkk")
     with sessions() as s:
         assert retention.periods(s)["tickets"] == years(12)
-        assert s.get(RetentionRule, "tickets").updated_by == "kvkk"
-        assert s.get(RetentionRule, "corrective_actions").keep_days == years(20)
+        tickets, corrective_actions = s.get(RetentionRule, "tickets"), s.get(RetentionRule, "corrective_actions")
+        assert tickets is not None and tickets.updated_by == "kvkk"
+        assert corrective_actions is not None and corrective_actions.keep_days == years(20)
         [row] = s.scalars(select(AuditLog).where(AuditLog.action == "retention.set"))
         assert row.entity_id == "tickets" and row.detail == f"{years(10)} -> {years(12)} gün"
 
@@ -121,6 +122,7 @@ def _world(sessions: sessionmaker[Session], dirs: dict[Store, Path]) -> None:
     vm, ev, rec = dirs[Store.VOICEMAIL], dirs[Store.EVIDENCE], dirs[Store.RECORDING]
     with sessions.begin() as s:
         cat = s.scalar(select(Category))
+        assert cat is not None  # seeded
         gone = Citizen(phone="+905320000001", full_name="Eski Vatandaş", created_at=OLD, updated_at=OLD)
         active = Citizen(phone="+905320000002", full_name="Yeni Vatandaş", created_at=OLD, updated_at=RECENT)
         s.add_all([gone, active])
@@ -378,7 +380,7 @@ def test_a_crash_between_commit_and_unlink_is_finished_by_the_next_run(
     with sessions.begin() as s:
         for name in ("a", "b"):
             s.add(Voicemail(uniqueid=name, caller="+905320000009", audio_file=_file(vm, f"{name}.wav")))
-    roots = {Store.VOICEMAIL: vm}
+    roots: files.Roots = {Store.VOICEMAIL: vm}
     monkeypatch.setattr(files._Pending, "delete_files", lambda _self: None)  # dies right after COMMIT
     with sessions.begin() as s:
         anonymise.scrub(s, Voicemail, Voicemail.uniqueid == "a", roots)
@@ -403,6 +405,7 @@ def _citizen_with_everything(s: Session, vm: Path, phone: str, name: str, tag: s
     first = create_ticket(s, phone=phone, category_code="yol-cukur", description="Evimin önünde çukur", channel="phone")
     create_ticket(s, phone=phone, category_code="yol-cukur", description=f"{name} arıyor", channel="whatsapp")
     citizen = first.citizen
+    assert citizen is not None  # the ticket was made with a phone
     citizen.full_name, citizen.tc_masked, citizen.address = name, "123******78", "Çamlıbel Mah. 5. Sok. No 3"
     first.address, first.lat, first.lon = "Çamlıbel Mah.", 36.8, 34.6
     first.public_answer, first.voicemail_transcript = f"Sayın {name}, çukur kapatıldı.", f"ben {name}"
@@ -493,7 +496,7 @@ def test_anonymisation_removes_the_person_everywhere_and_keeps_the_statistics(
     assert "citizens.phone" in _found(sessions, "5321234567") and "voicemails.words" in _found(sessions, "Ayşe")
     statistics = _statistics(sessions)
     with sessions.begin() as s:
-        citizen = s.scalar(select(Citizen).where(Citizen.phone == PHONE))
+        citizen = s.scalars(select(Citizen).where(Citizen.phone == PHONE)).one()
         row = anonymise.anonymise_citizen(
             s,
             citizen,
@@ -508,14 +511,14 @@ def test_anonymisation_removes_the_person_everywhere_and_keeps_the_statistics(
     assert "sms_outbox.phone" in _found(sessions, "5329999999") and "tickets.search_text" in _found(sessions, "mehmet")
     assert _statistics(sessions) == statistics
     with sessions() as s:
-        citizen = s.get(Citizen, citizen_id)
+        citizen = s.scalars(select(Citizen).where(Citizen.id == citizen_id)).one()
         assert citizen.phone == f"anon-{citizen_id}" and citizen.anonymised_at is not None
         assert (citizen.full_name, citizen.tc_masked, citizen.address) == (None, None, None)
         assert {t.description for t in citizen.tickets} == {anonymise.MARKER}
         texts = list(s.scalars(select(SmsMessage).where(SmsMessage.phone == "")))
         assert {m.status for m in texts} == {"sent", "failed"}  # the pending ones will not go out
         assert (row.action, row.entity, row.entity_id) == ("citizen.anonymise", "citizen", str(citizen_id))
-        assert "dilekçe 2026/15" in row.detail and "başvuru 2" in row.detail
+        assert row.detail is not None and "dilekçe 2026/15" in row.detail and "başvuru 2" in row.detail
         assert s.scalar(select(func.count()).select_from(SurveyOptOut)) == 1  # the other citizen's
     assert sorted(str(p.relative_to(vm)) for p in vm.rglob("*") if p.is_file()) == [
         "2026/11/b-call-comment.wav",
@@ -536,19 +539,20 @@ def test_a_second_request_and_a_request_without_a_reason_are_refused(
     vm = dirs[Store.VOICEMAIL]
     with sessions.begin() as s:
         _citizen_with_everything(s, vm, PHONE, NAME, "a")
-        citizen = s.scalar(select(Citizen).where(Citizen.phone == PHONE))
+        citizen = s.scalars(select(Citizen).where(Citizen.phone == PHONE)).one()
         anonymise.anonymise_citizen(
             s, citizen, actor="kvkk1", reason="talep", voicemail_dir=vm, recording_dir=dirs[Store.RECORDING]
         )
     with sessions.begin() as s:
+        again_citizen = s.scalars(select(Citizen).where(Citizen.id == citizen.id)).one()
         with pytest.raises(anonymise.AnonymisationError, match="already") as again:
-            anonymise.anonymise_citizen(s, s.get(Citizen, citizen.id), actor="kvkk1", reason="talep", voicemail_dir=vm)
+            anonymise.anonymise_citizen(s, again_citizen, actor="kvkk1", reason="talep", voicemail_dir=vm)
         assert "zaten" in again.value.message_tr
     with sessions.begin() as s:
         _citizen_with_everything(s, vm, OTHER_PHONE, OTHER_NAME, "b")
     before = _snapshot(sessions)
     with sessions.begin() as s:
-        other = s.scalar(select(Citizen).where(Citizen.phone == OTHER_PHONE))
+        other = s.scalars(select(Citizen).where(Citizen.phone == OTHER_PHONE)).one()
         with pytest.raises(anonymise.AnonymisationError, match="reason"):
             anonymise.anonymise_citizen(s, other, actor="kvkk1", reason="  ", voicemail_dir=vm)
     assert _snapshot(sessions) == before

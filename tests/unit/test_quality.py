@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
@@ -77,7 +78,7 @@ def evidence_dir(tmp_path: Path) -> Path:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _recorded(session: Session, org: Org, status: S = S.RESOLVED, **fields: object) -> Nonconformity:
+def _recorded(session: Session, org: Org, status: S = S.RESOLVED, **fields: Any) -> Nonconformity:
     ticket = _ticket(session, org.world, status, citizen_id=org.citizen_id, **fields)
     return nonconformity.record_nonconformity(
         session, ticket, finding="Çukur kapatılmadan çözüldü denmiş.", actor="operator", now=NOW
@@ -145,8 +146,10 @@ def _snapshot(session: Session) -> tuple[object, ...]:
     return counts, *(tuple(session.execute(query.order_by(query.selected_columns[0]))) for query in rows)
 
 
-def _refused(session: Session, action: Callable[[], object], match: str) -> QualityError:
-    """``action`` is refused with a Turkish message and leaves the database as it was."""
+def _refused(session: Session, action: Callable[..., object], match: str) -> QualityError:
+    """``action`` is refused with a Turkish message and leaves the database as it was.
+
+    ``Callable[...]``: mypy cannot infer a lambda that binds a loop variable as a default against ``[]``."""
     before = _snapshot(session)
     with pytest.raises(QualityError, match=match) as raised:
         action()
@@ -163,7 +166,7 @@ def _files(directory: Path) -> list[str]:
 
 def _audit(session: Session) -> list[tuple[str, str, str, str | None]]:
     query = select(AuditLog.action, AuditLog.actor, AuditLog.entity, AuditLog.entity_id).order_by(AuditLog.id)
-    return [tuple(row) for row in session.execute(query)]
+    return [(action, actor, entity, entity_id) for action, actor, entity, entity_id in session.execute(query)]
 
 
 # --- the procedure end to end -----------------------------------------------------------------

@@ -10,7 +10,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -97,7 +97,7 @@ class FakeAsterisk:
 
 
 @pytest.fixture
-def sessions(tmp_path: Path):  # type: ignore[no-untyped-def]
+def sessions(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'alo185.db'}"
     db.migrate(url)
     factory = db.session_factory(url)
@@ -114,13 +114,13 @@ def _cmd(action: str, extension: str = "1001", reason: str = "") -> dict[str, An
 
 def _run(pbx: FakeAsterisk, sessions: Any, *cmds: dict[str, Any]) -> list[dict[str, Any]]:
     async def go() -> list[dict[str, Any]]:
-        handler = commands.Commands(pbx, None, sessions)  # type: ignore[arg-type]
+        handler = commands.Commands(pbx, cast(aioredis.Redis, None), sessions)  # these commands never reach Redis
         return [await handler.execute(c) for c in cmds]
 
     return asyncio.run(go())
 
 
-def test_login_joins_each_skill_queue_with_its_penalty_and_a_second_login_applies_changed_skills(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_login_joins_each_skill_queue_with_its_penalty_and_a_second_login_applies_changed_skills(sessions) -> None:
     pbx = FakeAsterisk()
     [done] = _run(pbx, sessions, _cmd("login"))
     assert done["ok"] and done["queues"] == {"genel": 1, "su": 0}, done
@@ -143,7 +143,7 @@ def test_login_joins_each_skill_queue_with_its_penalty_and_a_second_login_applie
     assert {q: m["penalty"] for (q, _i), m in pbx.members.items()} == {"genel": 2, "muhtar": 0}
 
 
-def test_pause_with_a_reason_in_every_queue_unpause_and_logout(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_pause_with_a_reason_in_every_queue_unpause_and_logout(sessions) -> None:
     pbx = FakeAsterisk()
     results = _run(pbx, sessions, _cmd("login"), _cmd("pause", reason="Eğitim"))
     assert [r["ok"] for r in results] == [True, True] and results[1]["message"] == "paused (egitim)"
@@ -167,7 +167,7 @@ def test_pause_with_a_reason_in_every_queue_unpause_and_logout(sessions) -> None
     assert not paused["ok"] and "not logged in" in paused["message"]
 
 
-def test_what_cannot_be_done_is_refused_with_the_reason(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_what_cannot_be_done_is_refused_with_the_reason(sessions) -> None:
     pbx = FakeAsterisk()
     stale = {**_cmd("login"), "ts": time.time() - queue_commands.COMMAND_TTL_S - 1}
     no_skills, nobody, expired, malformed = _run(pbx, sessions, _cmd("login", "1002"), _cmd("login", "1009"), stale, {})
@@ -202,7 +202,7 @@ def test_panoramisk_would_wait_forever_on_queue_add_unless_told_it_has_one_respo
     assert asyncio.run(go()) == (False, True)
 
 
-def test_commands_from_the_stream_and_from_feature_codes_and_the_phones_registrations(  # type: ignore[no-untyped-def]
+def test_commands_from_the_stream_and_from_feature_codes_and_the_phones_registrations(
     redis_settings: Settings, sessions
 ) -> None:
     pbx = FakeAsterisk()
@@ -212,7 +212,7 @@ def test_commands_from_the_stream_and_from_feature_codes_and_the_phones_registra
 
     async def go() -> dict[str, Any]:
         client = aioredis.Redis.from_url(redis_settings.redis_connection_url, decode_responses=True)
-        handler = commands.start(pbx, client, sessions)  # type: ignore[arg-type]
+        handler = commands.start(pbx, client, sessions)
         out: dict[str, Any] = {}
         out["login"] = await asyncio.to_thread(queue_commands.run, sync, _cmd("login"), 5)
         out["phones"] = sync.hgetall(bus.PHONES)
@@ -253,6 +253,6 @@ def test_commands_from_the_stream_and_from_feature_codes_and_the_phones_registra
     assert told == {"PJSIP/1001-00000007": "ok", "PJSIP/1001-00000008": "error"}
     assert all(a["Variable"] == "ALO185_RESULT" for a in pbx.actions("Setvar"))
     # Every command went through the one stream, the phone's too, and each was acknowledged.
-    entries = [queue_commands.decode(fields) for _id, fields in sync.xrange(bus.QUEUE_COMMANDS)]
+    entries = [queue_commands.decode(fields) for _id, fields in cast(bus.Entries, sync.xrange(bus.QUEUE_COMMANDS))]
     assert [(e["action"], e["by"]) for e in entries if e] == [("login", "test"), ("pause", "phone 1001")]
     assert sync.xpending(bus.QUEUE_COMMANDS, commands.GROUP)["pending"] == 0

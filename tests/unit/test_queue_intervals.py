@@ -200,13 +200,13 @@ def test_a_changed_target_changes_service_level(sessions: sessionmaker[Session])
 
 
 @pytest.fixture
-def app(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
+def app(tmp_path: Path, database_url: str):
     application = create_app(Settings(var_dir=tmp_path, db_url=database_url))
     fold(application.extensions["alo185.sessions"], CALLS)
     return application
 
 
-def test_a_supervisor_reads_the_intervals(app) -> None:  # type: ignore[no-untyped-def]
+def test_a_supervisor_reads_the_intervals(app) -> None:
     client = staff_client(app, "supervisor")
     body = client.get("/api/queues/intervals?queue=su&from=2026-11-21&to=2026-11-22").get_json()
     assert (body["queue"], body["from"], body["to"], body["timezone"]) == ("su", "2026-11-21", "2026-11-22", TR.key)
@@ -235,18 +235,18 @@ def test_a_supervisor_reads_the_intervals(app) -> None:  # type: ignore[no-untyp
         ("from=2026-11-21", "'queue' is required"),
     ],
 )
-def test_bad_input_is_refused_with_the_reason(app, query: str, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_refused_with_the_reason(app, query: str, message: str) -> None:
     response = staff_client(app, "supervisor").get(f"/api/queues/intervals?{query}")
     assert response.status_code == 400 and message in response.get_json()["message"]
 
 
-def test_an_operator_is_refused(app) -> None:  # type: ignore[no-untyped-def]
+def test_an_operator_is_refused(app) -> None:
     client = staff_client(app, "operator")
     assert client.get("/api/queues/intervals?queue=su&from=2026-11-21").status_code == 403
     assert client.post("/api/queues/su/target", json={"target_s": 10}).status_code == 403
 
 
-def test_a_supervisor_sets_the_target(app) -> None:  # type: ignore[no-untyped-def]
+def test_a_supervisor_sets_the_target(app) -> None:
     client = staff_client(app, "supervisor", username="sefe")
     response = client.post("/api/queues/su/target", json={"target_s": 10, "short_abandon_s": 3})
     assert response.status_code == 200, response.get_json()

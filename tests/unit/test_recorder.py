@@ -7,6 +7,7 @@ import itertools
 import json
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import func, select
@@ -29,7 +30,7 @@ EVENTS = [
 ]
 
 
-def _fold(sessions, events) -> dict:  # type: ignore[no-untyped-def]
+def _fold(sessions, events) -> dict:
     with sessions.begin() as s:
         for e in events:
             apply_event(s, e)
@@ -52,7 +53,7 @@ def _fold(sessions, events) -> dict:  # type: ignore[no-untyped-def]
         }
 
 
-def test_a_full_call(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_a_full_call(sessions) -> None:
     assert _fold(sessions, EVENTS) == {
         "caller": "+905321234567",
         "digit": "1",
@@ -67,7 +68,7 @@ def test_a_full_call(sessions) -> None:  # type: ignore[no-untyped-def]
     }
 
 
-def test_replayed_events_change_nothing(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_replayed_events_change_nothing(sessions) -> None:
     once = _fold(sessions, EVENTS)
     assert _fold(sessions, EVENTS + EVENTS[::-1]) == once
 
@@ -83,7 +84,7 @@ def test_order_does_not_matter(tmp_path: Path, order: tuple[int, ...]) -> None:
     assert _fold(db.session_factory(url), [EVENTS[i] for i in order])["duration_s"] == 68.5
 
 
-def test_abandoned_call(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_abandoned_call(sessions) -> None:
     out = _fold(
         sessions,
         [
@@ -95,7 +96,7 @@ def test_abandoned_call(sessions) -> None:  # type: ignore[no-untyped-def]
     assert out["outcome"] == "abandoned" and not out["answered"] and out["wait_s"] == 12.0
 
 
-def test_end_of_an_unknown_channel_makes_no_record(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_end_of_an_unknown_channel_makes_no_record(sessions) -> None:
     with sessions.begin() as s:
         assert apply_event(s, {"type": "call.end", "uniqueid": "operator-leg", "ts": T0}) is None
         assert apply_event(s, {"type": "no.such.type", "uniqueid": "u9"}) is None
@@ -112,7 +113,7 @@ def test_recorder_acks_after_commit_and_sets_bad_events_aside(redis_settings: Se
     client.xadd(bus.CALL_EVENTS, {"garbage": "1"})
     assert recorder.run_once(block_ms=100) == 5
     assert client.xpending(bus.CALL_EVENTS, "recorder")["pending"] == 0
-    dead = client.xrange(bus.DEAD_LETTERS)
+    dead = cast(bus.Entries, client.xrange(bus.DEAD_LETTERS))
     assert len(dead) == 1 and "u2" in dead[0][1]["event"] and "ValueError" in dead[0][1]["error"]
     with recorder.sessions() as s:
         assert s.scalars(select(CallRecord.queue).where(CallRecord.uniqueid == "u1")).one() == "su"
@@ -147,11 +148,11 @@ def test_background_publisher_keeps_order_and_hands_over_on_close(redis_settings
     with pytest.raises(ValueError):
         publisher.publish({"type": "ivr.step"})
     publisher.close()
-    seqs = [json.loads(f["event"])["seq"] for _id, f in client.xrange(bus.CALL_EVENTS)]
+    seqs = [json.loads(f["event"])["seq"] for _id, f in cast(bus.Entries, client.xrange(bus.CALL_EVENTS))]
     assert seqs == list(range(300))
 
 
-def test_talk_time_without_agent_complete_is_derived_and_then_corrected(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_talk_time_without_agent_complete_is_derived_and_then_corrected(sessions) -> None:
     without_complete = [e for e in EVENTS if e["type"] != "queue.complete"]
     out = _fold(sessions, without_complete)
     assert out["talk_s"] == 61.5  # call.end (68.5) - queue.connect (7.0)
@@ -176,7 +177,7 @@ def test_loop_publisher_holds_events_while_redis_is_down_and_keeps_order(tmp_pat
     try:
         asyncio.run(scenario())
         client = bus.connect(settings.redis_connection_url)
-        seqs = [json.loads(f["event"])["seq"] for _id, f in client.xrange(bus.CALL_EVENTS)]
+        seqs = [json.loads(f["event"])["seq"] for _id, f in cast(bus.Entries, client.xrange(bus.CALL_EVENTS))]
         assert seqs == list(range(300))
     finally:
         redis_server.stop(settings)
@@ -224,10 +225,12 @@ def test_a_publisher_stopped_with_a_batch_in_flight_hands_everything_over(
 
     asyncio.run(scenario())
     client = bus.connect(redis_settings.redis_connection_url)
-    assert [json.loads(f["event"])["seq"] for _id, f in client.xrange(bus.CALL_EVENTS)] == list(range(2000))
+    assert [json.loads(f["event"])["seq"] for _id, f in cast(bus.Entries, client.xrange(bus.CALL_EVENTS))] == list(
+        range(2000)
+    )
 
 
-def test_a_publisher_stopped_while_redis_is_down_gives_up_after_a_while(caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_publisher_stopped_while_redis_is_down_gives_up_after_a_while(caplog) -> None:
     publisher = bus.LoopPublisher("redis://127.0.0.1:1/0")  # nothing listens there
 
     async def scenario() -> float:
@@ -243,7 +246,7 @@ def test_a_publisher_stopped_while_redis_is_down_gives_up_after_a_while(caplog) 
     assert "Redis unavailable at shutdown: 1 events not published" in caplog.text
 
 
-def test_calls_missing_from_asterisks_channel_list_are_closed_as_lost(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_calls_missing_from_asterisks_channel_list_are_closed_as_lost(sessions) -> None:
     waiting = [
         {"type": "call.start", "uniqueid": u, "ts": T0, "linkedid": u, "caller": "+905321234567"} for u in ("a", "b")
     ]
@@ -251,7 +254,15 @@ def test_calls_missing_from_asterisks_channel_list_are_closed_as_lost(sessions) 
     just_started = {"type": "call.start", "uniqueid": "c", "ts": T0 + 29.5, "linkedid": "c", "caller": "+90532"}
     resync = {"type": "pbx.channels", "uniqueids": ["b"], "ts": T0 + 30}
     with sessions.begin() as s:
-        for e in [*waiting, *joins, just_started, EVENTS[0] | {"uniqueid": "done"}, resync, resync]:
+        sequence: list[dict[str, Any]] = [
+            *waiting,
+            *joins,
+            just_started,
+            EVENTS[0] | {"uniqueid": "done"},
+            resync,
+            resync,
+        ]
+        for e in sequence:
             apply_event(s, e)
         apply_event(s, {"type": "call.end", "uniqueid": "done", "ts": T0 + 10, "cause": "16"})
     with sessions() as s:

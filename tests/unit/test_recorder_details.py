@@ -138,7 +138,8 @@ def test_any_redelivery_point_gives_the_same_total(tmp_path: Path, cut: int) -> 
     db.migrate(url)
     sessions = db.session_factory(url)
     _fold(sessions, ANSWERED + HOLDS[:cut])
-    for prefix in itertools.accumulate(HOLDS, lambda acc, e: [*acc, e], initial=[]):
+    nothing: list[dict[str, Any]] = []
+    for prefix in itertools.accumulate(HOLDS, lambda acc, e: [*acc, e], initial=nothing):
         _fold(sessions, prefix)  # every earlier part delivered again
     assert _fold(sessions, HOLDS + END).hold_s == 19.5
 

@@ -30,7 +30,7 @@ from alo185.reports import calls, export, iso10002, tables
 from alo185.sms.models import SmsMessage
 from alo185.surveys.models import SurveyAnswer
 from alo185.tickets import figures
-from alo185.tickets.models import TicketStatus
+from alo185.tickets.models import Ticket, TicketStatus
 from alo185.tickets.queries import create_ticket
 
 TZ = ZoneInfo("Europe/Istanbul")
@@ -60,7 +60,7 @@ class October:
     directorate_id: int
 
 
-def _call(uniqueid: str, at: datetime, queue: str | None, wait: int | None, talk: int | None, who: str | None):  # type: ignore[no-untyped-def]
+def _call(uniqueid: str, at: datetime, queue: str | None, wait: int | None, talk: int | None, who: str | None):
     answered, abandoned = who is not None, who is None and queue is not None
     joined_end = at + timedelta(seconds=wait or 0)
     return CallRecord(
@@ -95,7 +95,7 @@ def october(database_url: str) -> October:
 
 
 def _calls_and_tickets(s: Session) -> None:
-    made = []
+    made: list[Ticket] = []
     for uniqueid, when, queue, wait, talk, who, ticket_count in CALLS:
         at = _local(*when)
         s.add(_call(uniqueid, at, queue, wait, talk, who))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -101,7 +102,7 @@ def test_the_monthly_report_page_exports_and_pdf(month: World) -> None:
 
 
 def test_the_pdf_without_its_font_says_what_to_install(month: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(export, "FONT_DIR", export.Path("/nonexistent"))
+    monkeypatch.setattr(export, "FONT_DIR", Path("/nonexistent"))
     response = month.client("admin").get("/reports/monthly.pdf?month=2026-10")
     assert response.status_code == 503 and "fonts-dejavu-core" in response.get_data(as_text=True)
 

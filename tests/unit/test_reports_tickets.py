@@ -52,9 +52,11 @@ def test_the_directorate_work_list_is_its_open_tickets_by_due_time(database_url:
     with sessions.begin() as s:
         made = [create_ticket(s, phone="+905321000001", category_code="yol-cukur", description="x", channel="web")
                 for _ in range(4)]  # fmt: skip
+        assert made[1].due_at is not None  # every category has a deadline
         made[0].due_at = made[1].due_at - timedelta(hours=1)
         made[2].status = TicketStatus.RESOLVED
         made[3].status, made[3].due_at = TicketStatus.IN_PROGRESS, made[0].due_at - timedelta(hours=1)
+        assert made[0].directorate_id is not None
         directorate, expected = made[0].directorate_id, [made[3].id, made[0].id, made[1].id]  # across statuses
     with sessions() as s:
         assert [t.id for t in open_for_directorate(s, directorate)] == expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 
@@ -89,7 +89,7 @@ def published_pop(settings: Settings, event: dict) -> tuple[dict[str, Any], int]
     async def ring() -> int:
         qm = QueueManager(settings)
         writer = asyncio.create_task(qm.publish_forever())
-        qm.on_agent_called(None, event)  # type: ignore[arg-type]
+        qm.on_agent_called(None, event)
         await _until(lambda: qm.pops_published)
         writer.cancel()
         await qm.redis.aclose()
@@ -158,20 +158,20 @@ def test_events_routed_by_name_reach_the_outbox_the_live_state_and_the_pop(redis
         qm = QueueManager(redis_settings)
         member = {"Queue": "temizlik", "Interface": AGENT_CALLED["Interface"], "MemberName": AGENT_CALLED["MemberName"]}
         status = {"Event": "QueueMemberStatus", "Timestamp": "1795269990.0", "Status": "1", "Paused": "0", **member}
-        qm.on_ami_event(None, status)  # type: ignore[arg-type]
+        qm.on_ami_event(None, status)
         assert qm._live_dirty.is_set()
         qm._live_dirty.clear()
-        qm.on_ami_event(None, {**status, "Timestamp": "1795269995.0"})  # type: ignore[arg-type]
+        qm.on_ami_event(None, {**status, "Timestamp": "1795269995.0"})
         assert not qm._live_dirty.is_set()
         join = {"Event": "QueueCallerJoin", "Timestamp": "1795269999.0", "Queue": "temizlik", "Uniqueid": "t123"}
-        qm.on_ami_event(None, {**join, "CallerIDNum": "+905321234567", "Position": "1"})  # type: ignore[arg-type]
-        qm.on_ami_event(None, AGENT_CALLED)  # type: ignore[arg-type]
+        qm.on_ami_event(None, {**join, "CallerIDNum": "+905321234567", "Position": "1"})
+        qm.on_ami_event(None, AGENT_CALLED)
         assert [e["type"] for e in qm.outbox.items] == ["queue.join"]
         assert qm.joined_at == {"t123": 1795269999.0}
         assert [pop["wait_s"] for pop, _card in qm._pops_ready] == [1.5]
         assert qm.live.snapshot(1795270001.0)["temizlik"]["operators"][member["Interface"]]["state"] == "ringing"
         hangup = {"Event": "Hangup", "Timestamp": "1795270009.0", "Uniqueid": "t123", "Linkedid": "t123"}
-        qm.on_ami_event(None, {**hangup, "Cause": "16"})  # type: ignore[arg-type]
+        qm.on_ami_event(None, {**hangup, "Cause": "16"})
         assert [e["type"] for e in qm.outbox.items] == ["queue.join", "call.end"] and not qm.joined_at
         await qm.redis.aclose()
 
@@ -180,7 +180,7 @@ def test_events_routed_by_name_reach_the_outbox_the_live_state_and_the_pop(redis
 
 def test_the_write_appends_each_event_as_its_own_entry_intact(redis_settings: Settings) -> None:
     """``bus.WRITE`` appends the events in order, their text as ``bus.encode`` made it, and sets the values."""
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "call.start", "uniqueid": "u1", "ts": 1795270000.5, "caller": "+905321234567"},
         {"type": "call.voicemail", "uniqueid": "u1", "ts": None, "reason": 'satır\nbir\r\niki \u2028 "üç"'},
         {"type": "call.end", "uniqueid": "u1", "ts": 1795270009.25, "cause": "16"},
@@ -192,7 +192,7 @@ def test_the_write_appends_each_event_as_its_own_entry_intact(redis_settings: Se
         assert await bus.write(script, [], [], [], []) == []
         assert await bus.write(script, events[:1], [("alo185:test", "v")], [], []) == []
         assert await bus.write(script, events[1:], [], [], []) == []
-        stored = [json.loads(f["event"]) for _id, f in await qm.redis.xrange(bus.CALL_EVENTS)]
+        stored = [json.loads(f["event"]) for _id, f in cast(bus.Entries, await qm.redis.xrange(bus.CALL_EVENTS))]
         assert await qm.redis.get("alo185:test") == "v"
         await qm.redis.aclose()
         return stored

@@ -39,7 +39,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def sessions(settings: Settings):  # type: ignore[no-untyped-def]
+def sessions(settings: Settings):
     return db.session_factory(settings.database_url)
 
 
@@ -75,17 +75,17 @@ def provider() -> Iterator[Provider]:
     p.server.shutdown()
 
 
-def _new_ticket(sessions, phone: str = "+905321234567", channel: str = "phone") -> int:  # type: ignore[no-untyped-def]
+def _new_ticket(sessions, phone: str = "+905321234567", channel: str = "phone") -> int:
     with sessions.begin() as s:
         return create_ticket(s, phone=phone, category_code="yol-cukur", description="çukur", channel=channel).id
 
 
-def _messages(sessions) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+def _messages(sessions) -> list[tuple[str, str, str]]:
     with sessions() as s:
         return [(m.template, m.status, m.phone) for m in s.scalars(select(SmsMessage).order_by(SmsMessage.id))]
 
 
-def _staff(s, role: str = "operator", directorate_id: int | None = None) -> str:  # type: ignore[no-untyped-def]
+def _staff(s, role: str = "operator", directorate_id: int | None = None) -> str:
     username = f"{role}{directorate_id or 1}"
     if s.scalar(select(User).where(User.username == username)) is None:
         s.add(User(username=username, full_name=f"{role} bir", role=role, directorate_id=directorate_id))
@@ -93,7 +93,7 @@ def _staff(s, role: str = "operator", directorate_id: int | None = None) -> str:
     return username
 
 
-def _resolve(sessions, ticket_id: int) -> None:  # type: ignore[no-untyped-def]
+def _resolve(sessions, ticket_id: int) -> None:
     with sessions.begin() as s:
         ticket = s.get(Ticket, ticket_id)
         ticket.status = S.CHECKED  # the directorate's work and approvals are the workflow tests'
@@ -101,7 +101,7 @@ def _resolve(sessions, ticket_id: int) -> None:  # type: ignore[no-untyped-def]
 
 
 # -- what gets queued ------------------------------------------------------------------------------
-def test_a_new_ticket_queues_its_number_and_link_once(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_ticket_queues_its_number_and_link_once(sessions) -> None:
     ticket_id = _new_ticket(sessions)
     assert _messages(sessions) == [("created", "pending", "+905321234567")]
     with sessions.begin() as s:
@@ -109,12 +109,12 @@ def test_a_new_ticket_queues_its_number_and_link_once(sessions) -> None:  # type
     assert len(_messages(sessions)) == 1
 
 
-def test_a_landline_gets_no_text(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_a_landline_gets_no_text(sessions) -> None:
     _new_ticket(sessions, phone="+903242345678")
     assert _messages(sessions) == []
 
 
-def test_redirect_cannot_be_done_and_resolution_are_told(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_redirect_cannot_be_done_and_resolution_are_told(sessions) -> None:
     a, b, c = (_new_ticket(sessions, phone=f"+90532111000{i}") for i in range(3))
     with sessions.begin() as s:
         other = s.scalar(select(Institution).where(Institution.kind == "external"))
@@ -130,7 +130,7 @@ def test_redirect_cannot_be_done_and_resolution_are_told(sessions) -> None:  # t
         assert redirected is not None and redirected.params["institution"] == other.name
 
 
-def test_a_web_ticket_resolved_gets_the_survey_link_and_a_reopen_cycle_gets_new_news(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_a_web_ticket_resolved_gets_the_survey_link_and_a_reopen_cycle_gets_new_news(sessions) -> None:
     ticket_id = _new_ticket(sessions, channel="web")
     _resolve(sessions, ticket_id)
     assert [m[0] for m in _messages(sessions)] == ["created", "resolved", "survey"]
@@ -141,7 +141,7 @@ def test_a_web_ticket_resolved_gets_the_survey_link_and_a_reopen_cycle_gets_new_
 
 
 # -- templates -----------------------------------------------------------------------------------------
-def test_templates_are_checked_before_they_are_saved(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_templates_are_checked_before_they_are_saved(sessions) -> None:
     with sessions.begin() as s:
         with pytest.raises(templates.TemplateError, match="unknown fields tc"):
             templates.save(s, "created", "Başvuru {number}, kimlik {tc}", by="admin")
@@ -153,7 +153,7 @@ def test_templates_are_checked_before_they_are_saved(sessions) -> None:  # type:
 
 
 # -- delivery ------------------------------------------------------------------------------------------
-def test_delivery_with_links_and_idempotency_key(settings: Settings, sessions, provider: Provider) -> None:  # type: ignore[no-untyped-def]
+def test_delivery_with_links_and_idempotency_key(settings: Settings, sessions, provider: Provider) -> None:
     ticket_id = _new_ticket(sessions)
     sender = Sender(settings, HttpGateway(provider.url, "alo", "gizli"))
     assert sender.run_once() == 1
@@ -170,7 +170,7 @@ def test_delivery_with_links_and_idempotency_key(settings: Settings, sessions, p
 
 def test_a_provider_error_is_retried_with_backoff_and_survives_a_restart(
     settings: Settings, sessions, provider: Provider
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     _new_ticket(sessions)
     provider.status = 500
     now = datetime.now(UTC)
@@ -188,7 +188,7 @@ def test_a_provider_error_is_retried_with_backoff_and_survives_a_restart(
 
 def test_a_refused_message_fails_for_good_and_an_unreachable_provider_is_retried(
     settings: Settings, sessions, provider: Provider
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     _new_ticket(sessions, phone="+905321110001")
     provider.status = 400
     Sender(settings, HttpGateway(provider.url)).run_once()
@@ -198,7 +198,7 @@ def test_a_refused_message_fails_for_good_and_an_unreachable_provider_is_retried
     assert _messages(sessions)[1][1] == "pending"
 
 
-def test_the_log_gateway_masks_numbers(settings: Settings, sessions, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_the_log_gateway_masks_numbers(settings: Settings, sessions, caplog) -> None:
     _new_ticket(sessions)
     with caplog.at_level("INFO"):
         Sender(settings).run_once()
@@ -206,7 +206,7 @@ def test_the_log_gateway_masks_numbers(settings: Settings, sessions, caplog) -> 
     assert _messages(sessions)[0][1] == "sent"
 
 
-def test_admin_edits_templates_and_lists_the_outbox_masked(settings: Settings, sessions) -> None:  # type: ignore[no-untyped-def]
+def test_admin_edits_templates_and_lists_the_outbox_masked(settings: Settings, sessions) -> None:
     from admin.app import create_app
 
     _new_ticket(sessions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -68,7 +69,7 @@ def test_nine_opts_out() -> None:
 
 
 @pytest.fixture
-def sessions(database_url: str):  # type: ignore[no-untyped-def]
+def sessions(database_url: str):
     services.prepare_database(Settings(db_url=database_url))
     return db.session_factory(database_url)
 
@@ -77,7 +78,7 @@ def _event(uniqueid: str, **fields: object) -> dict:
     return {"type": "survey", "uniqueid": uniqueid, "ts": NOW.timestamp(), "caller": "+905321234567", **fields}
 
 
-def test_offered_then_answered_folds_into_one_row(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_offered_then_answered_folds_into_one_row(sessions) -> None:
     with sessions.begin() as s:
         apply_event(s, _event("c1", offered=True, queue="su", operator="Ayşe"))
         apply_event(s, _event("c1", answer=3, has_comment=True, queue="su", operator="Ayşe"))
@@ -88,7 +89,7 @@ def test_offered_then_answered_folds_into_one_row(sessions) -> None:  # type: ig
         assert row.offered_at == NOW
 
 
-def test_who_is_asked(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_who_is_asked(sessions) -> None:
     assert eligible(sessions, "+905321234567", 30, NOW)
     with sessions.begin() as s:
         apply_event(s, _event("c2", offered=True))
@@ -101,7 +102,7 @@ def test_who_is_asked(sessions) -> None:  # type: ignore[no-untyped-def]
     assert not eligible(sessions, "+905329999999", 30, NOW + timedelta(days=400))
 
 
-def _answers(sessions, split: dict[int, int], **fields: object) -> None:  # type: ignore[no-untyped-def]
+def _answers(sessions, split: dict[int, int], **fields: Any) -> None:
     with sessions.begin() as s:
         n = s.query(SurveyAnswer).count()
         for answer, count in split.items():
@@ -115,12 +116,12 @@ def _answers(sessions, split: dict[int, int], **fields: object) -> None:  # type
                         queue=str(fields.get("queue", "su")),
                         operator=str(fields.get("operator", "Ayşe")),
                         has_comment=False,
-                        offered_at=NOW - timedelta(days=int(fields.get("days_ago", 1))),  # type: ignore[call-overload]
+                        offered_at=NOW - timedelta(days=int(fields.get("days_ago", 1))),
                     )
                 )
 
 
-def test_the_table_in_inegols_form(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_the_table_in_inegols_form(sessions) -> None:
     _answers(sessions, {1: 851, 2: 413, 3: 584, 4: 72})
     with sessions() as s:
         table = report.table(report.answers(s, NOW - timedelta(days=30), NOW))
@@ -130,7 +131,7 @@ def test_the_table_in_inegols_form(sessions) -> None:  # type: ignore[no-untyped
     assert table.as_dict()["rows"][0] == {"answer": 1, "label": "çok memnunum", "count": 851, "percent": 44.3}
 
 
-def test_response_rate_trend_and_breakdowns(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_response_rate_trend_and_breakdowns(sessions) -> None:
     _answers(sessions, {1: 3, 3: 1}, operator="Ayşe", days_ago=1)
     _answers(sessions, {2: 2}, operator="Mehmet", queue="ulasim", channel="web", days_ago=10)
     with sessions.begin() as s:
@@ -150,13 +151,14 @@ def test_response_rate_trend_and_breakdowns(sessions) -> None:  # type: ignore[n
             report.by(rows, "colour")
 
 
-def test_by_directorate_follows_the_calls_ticket(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_by_directorate_follows_the_calls_ticket(sessions) -> None:
     _answers(sessions, {1: 1})
     with sessions.begin() as s:
         row = s.scalars(select(SurveyAnswer)).one()
         ticket = create_ticket(s, phone=row.caller, category_code="su-arizasi", description="boru", channel="phone")
         ticket.call_uniqueid = row.uniqueid
         s.add(SurveyComment(uniqueid=row.uniqueid, audio_file="2026/11/x-comment.wav", transcript="geç geldiler"))
+        assert ticket.directorate is not None
         directorate = ticket.directorate.name
     with sessions() as s:
         assert list(report.by(report.answers(s, NOW - timedelta(days=7), NOW), "directorate")) == [directorate]

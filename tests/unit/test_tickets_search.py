@@ -17,12 +17,12 @@ from alo185.tickets.queries import create_ticket
 
 
 @pytest.fixture
-def sessions(database_url: str):  # type: ignore[no-untyped-def]
+def sessions(database_url: str):
     services.prepare_database(Settings(db_url=database_url))
     return db.session_factory(database_url)
 
 
-def _ticket(s, description: str, phone: str = "+905321234567", **fields: object) -> Ticket:  # type: ignore[no-untyped-def]
+def _ticket(s, description: str, phone: str = "+905321234567", **fields: object) -> Ticket:
     category = str(fields.pop("category", "yol-cukur"))
     ticket = create_ticket(s, phone=phone, category_code=category, description=description, channel="phone")
     for name, value in fields.items():
@@ -31,7 +31,7 @@ def _ticket(s, description: str, phone: str = "+905321234567", **fields: object)
     return ticket
 
 
-def test_by_number_phone_and_words(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_by_number_phone_and_words(sessions) -> None:
     with sessions.begin() as s:
         s.add(Citizen(phone="+905329998877", full_name="İsmail IŞIK"))
         s.flush()
@@ -49,7 +49,7 @@ def test_by_number_phone_and_words(sessions) -> None:  # type: ignore[no-untyped
         assert ids("100%") == [] and ids("") == []
 
 
-def test_a_directorate_sees_only_its_own(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_a_directorate_sees_only_its_own(sessions) -> None:
     with sessions.begin() as s:
         road = _ticket(s, "çukur var")
         bread = _ticket(s, "fırında çukur gibi ekmek", category="zabita-firin")
@@ -59,7 +59,7 @@ def test_a_directorate_sees_only_its_own(sessions) -> None:  # type: ignore[no-u
         assert len(search.search(s, "çukur")) == 2 and road_dir != bread_dir
 
 
-def test_duplicate_suggestions_by_mahalle_or_distance(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_duplicate_suggestions_by_mahalle_or_distance(sessions) -> None:
     now = datetime.now(UTC)
     with sessions.begin() as s:
         mahalle, other = s.scalars(select(Mahalle).limit(2)).all()

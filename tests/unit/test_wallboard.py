@@ -222,7 +222,7 @@ def test_an_announcement_starts_now_and_ends(app: Flask) -> None:
     ended = sef.post(f"/api/wallboard/announcements/{shown['id']}/end")
     assert ended.status_code == 200 and ended.get_json()["announcements"] == []
     with app.extensions["alo185.sessions"]() as s:
-        assert not s.get(Announcement, shown["id"]).active  # type: ignore[union-attr]
+        assert not s.get(Announcement, shown["id"]).active
     assert sef.post("/api/wallboard/announcements/9999/end").status_code == 404
     assert [(a, action) for a, action, _id, _d in _audit(app, "announcement.")] == [
         ("sef", "announcement.add"),
