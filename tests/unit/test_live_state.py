@@ -76,10 +76,9 @@ def test_resync_starts_over_from_queue_status() -> None:
 def test_the_admin_relays_the_snapshot_as_json_and_a_stream(redis_settings) -> None:
     import json
     import threading
-    import time
 
     from admin.app import create_app
-    from alo185.core import bus
+    from alo185.core import bus, procs
 
     client = staff_client(create_app(redis_settings))
     assert client.get("/api/queues/live").get_json() == {}
@@ -88,8 +87,8 @@ def test_the_admin_relays_the_snapshot_as_json_and_a_stream(redis_settings) -> N
     redis.set(bus.LIVE_QUEUES, json.dumps(first))
     assert client.get("/api/queues/live").get_json() == first
 
-    def later() -> None:
-        time.sleep(0.5)
+    def later() -> None:  # once the stream listens: a message before that would reach nobody
+        procs.wait_until(lambda: redis.pubsub_numsub(bus.LIVE_QUEUES)[0][1] > 0, 10, interval=0.01)
         redis.publish(bus.LIVE_QUEUES, json.dumps({"su": {"waiting": 0}}))
 
     threading.Thread(target=later, daemon=True).start()
