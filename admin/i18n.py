@@ -13,7 +13,7 @@ Words the domain modules hand to the pages (ticket and corrective-action statuse
 survey's answers, the citizens' status lines, the reports' table labels) are Turkish data, not
 template text: ``vocabulary()`` lists them, the extraction adds them to the catalogue, and templates
 translate them with the ``term`` filter (``{{ statuses[t.status]|term }}``; the report tables'
-through ``admin.reports.label``, their exports staying Turkish).
+through ``admin.reports.views.label``, their exports staying Turkish).
 
 Keeping the catalogues up to date (from the repository's root)::
 

@@ -1,4 +1,4 @@
-"""``agi://…/survey``: the post-call keypad survey (``ivr.survey``) when the operator has hung up.
+"""``agi://…/survey``: the post-call keypad survey (``alo185.surveys.keypad``) when the operator has hung up.
 
 Asked at most once per caller per ``survey_period_days`` and never after an opt-out. The answer
 goes out as a ``survey`` call event (the recorder stores it); a spoken comment is handed to

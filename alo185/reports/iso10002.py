@@ -6,8 +6,8 @@ For tickets created in ``[start, end)``:
   (the citizen told their request was received, with its number); median and p90 over the tickets
   that got one; "missing" = tickets without a sent one (withheld number, not yet or never delivered).
   p90 is the nearest rank: the smallest time within which at least 90 % were acknowledged;
-- resolution time (median), within-SLA and reopen rate: ``alo185.tickets.report.month_report``'s;
-- satisfaction: the survey's "satisfied" share (``alo185.surveys.report``: çok memnunum + memnunum
+- resolution time (median), within-SLA and reopen rate: ``alo185.tickets.figures.month_report``'s;
+- satisfaction: the survey's "satisfied" share (``alo185.surveys.results``: çok memnunum + memnunum
   over all answers, cut to a whole percent) of the surveys offered in the period;
 - non-conformities recorded in the period: how many, decided or not, by decision;
 - DİFs opened in the period by their status now, and every DİF not closed now;

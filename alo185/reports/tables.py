@@ -265,7 +265,7 @@ def _distribution(title: str, key: str, counts: Mapping[str, int], names: Mappin
 
 
 def ticket_summary(report: Mapping[str, Any]) -> Table:
-    """``alo185.tickets.report.month_report``'s figures (its percentages as ratios)."""
+    """``alo185.tickets.figures.month_report``'s figures (its percentages as ratios)."""
     return _key_value(
         "Başvurular – özet",
         [
