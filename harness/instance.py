@@ -210,11 +210,13 @@ class Stack:
 
 @contextmanager
 def running_stack(settings: Settings, with_admin: bool = False) -> Iterator[Stack]:
-    """Redis, the database, Asterisk and alo185's processes; everything stopped and removed after."""
+    """Redis, the database, Asterisk and alo185's processes; everything stopped and removed after (a failed
+    start too)."""
     redis_server.start(settings)
-    services.prepare_database(settings)
-    pbx = Pbx.install(settings, log=lambda _msg: None)
+    pbx: Pbx | None = None
     try:
+        services.prepare_database(settings)
+        pbx = Pbx.install(settings, log=lambda _msg: None)
         pbx.start()
         for service in services.PROCESSES:
             if with_admin or service.name != "admin":
@@ -222,8 +224,9 @@ def running_stack(settings: Settings, with_admin: bool = False) -> Iterator[Stac
         yield Stack(settings, pbx)
     finally:
         pids = [pid for pid in services.status(settings).values() if pid]
-        services.down(settings, log=lambda _msg: None)
-        pbx.remove_instance()
+        services.down(settings, log=lambda _msg: None)  # Redis too
+        if pbx is not None:
+            pbx.remove_instance()
         leftovers = [pid for pid in pids if procs.alive(pid)]
         if leftovers:
             raise RuntimeError(f"processes left running: {leftovers}")

@@ -149,9 +149,11 @@ def redis_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[S
     """A private Redis (and SQLite database) for one test."""
     settings = isolated_settings(tmp_path)
     redis_server.start(settings)
-    migrated_sqlite(request, Path(settings.database_url.removeprefix("sqlite:///")))
-    yield settings
-    redis_server.stop(settings)
+    try:
+        migrated_sqlite(request, Path(settings.database_url.removeprefix("sqlite:///")))
+        yield settings
+    finally:  # a failed setup too
+        redis_server.stop(settings)
 
 
 @pytest.fixture(scope="session")

@@ -50,11 +50,13 @@ def spoken(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def vm_settings(tmp_path: Path) -> Iterator[Settings]:
     settings = isolated_settings(tmp_path, vosk_model=KO_MODEL)
     redis_server.start(settings)
-    services.prepare_database(settings)
-    spool.dirs_for(settings).ensure()
-    yield settings
-    redis_server.stop(settings)
-    Pbx.locate(settings).remove_instance()  # the spool lives in the PBX's instance directory
+    try:
+        services.prepare_database(settings)
+        spool.dirs_for(settings).ensure()
+        yield settings
+    finally:  # a failed setup too
+        redis_server.stop(settings)
+        Pbx.locate(settings).remove_instance()  # the spool lives in the PBX's instance directory
 
 
 def _record(settings: Settings, uniqueid: str, audio: Path) -> Path:
