@@ -1,4 +1,4 @@
-"""The Flask admin: application factory and blueprints."""
+"""The admin's application factory: its blueprints, login, languages, CSRF protection and error pages."""
 
 from __future__ import annotations
 

@@ -20,8 +20,7 @@ from alo185.core.settings import Settings, load_settings
 from alo185.operators import phones, queue_commands
 from alo185.org import accounts
 from alo185.org.models import Role, User
-from alo185.pbx import control
-from alo185.pbx.control import Pbx
+from alo185.pbx.control import Pbx, reload_phones
 from alo185.privacy import retention
 from alo185.voicemail import model_files
 
@@ -92,7 +91,7 @@ def _user(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{args.username}: {password}")
     if extension and args.action in ("add", "extension"):
         print(f"{args.username}: SIP extension {extension} (its password: sip_{extension} in the secrets file)")
-        if control.reload_phones(settings):
+        if reload_phones(settings):
             print("PBX: SIP endpoints reloaded")
     if args.action == "skills":
         print(f"{args.username}: " + (", ".join(f"{q} (penalty {p})" for q, p in skills.items()) or "no skills"))
