@@ -7,7 +7,7 @@ holds what both steps share: the error, the actor check, the audit row and the a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from alo185.org import access
 from alo185.org.access import Perm
 from alo185.org.models import User
 from alo185.quality.models import CorrectiveAction, Nonconformity
+from alo185.tickets.workflow import aware  # one check of a time for the tickets and this procedure
 
 __all__ = ["KEEP_YEARS", "QualityError", "audit", "aware", "required_text", "staff"]
 
@@ -32,15 +33,6 @@ class QualityError(Exception):
     def __init__(self, message: str, message_tr: str) -> None:
         super().__init__(message)
         self.message_tr = message_tr
-
-
-def aware(now: datetime | None) -> datetime:
-    """``now`` in UTC (the current time when None); naive times are a programming error."""
-    if now is None:
-        return datetime.now(UTC)
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return now.astimezone(UTC)
 
 
 def staff(session: Session, actor: str, perm: Perm) -> User:

@@ -191,7 +191,7 @@ def transition(
     """
     target = TicketStatus(target)
     channel = ChangeChannel(channel)
-    now = _aware(now)
+    now = aware(now)
     who = resolve_actor(session, actor)
     current = TicketStatus(ticket.status)
     _check_allowed(ticket, current, target, who)
@@ -220,7 +220,8 @@ def transition(
     return row
 
 
-def _aware(now: datetime | None) -> datetime:
+def aware(now: datetime | None) -> datetime:
+    """``now`` in UTC (the current time when None); naive times are a programming error."""
     if now is None:
         return datetime.now(UTC)
     if now.tzinfo is None:
