@@ -28,7 +28,9 @@ from tests.staff import World, build_world
 
 TEST_OPERATOR = SIM_OPERATOR_NAME
 # Each parallel worker's ports: below the kernel's ephemeral range (32768-), above Asterisk's RTP (-20000).
-PORTS_FROM, PORTS_PER_WORKER = 20100, 600
+# Two suites run side by side on one machine each take another first port (ALO185_TEST_PORTS_FROM).
+PORTS_FROM = int(os.environ.get("ALO185_TEST_PORTS_FROM", "20100"))
+PORTS_PER_WORKER = 600
 # What to start first in a parallel run: the longest tests (seconds, measured alone with --durations=0).
 # Every other test follows, in the order collected; a test missing here only ends the run later.
 LONGEST_FIRST = {
