@@ -164,10 +164,32 @@ class QueueManager:
         self.live.resync(replies, now)
         self._live_dirty.set()
         active = sorted({header(c, "Uniqueid") for c in channels if header(c, "Event") == "CoreShowChannel"})
-        self.outbox.put_nowait({"type": "pbx.channels", "uniqueids": active, "ts": now})
+        listed: dict[str, Any] = {"type": "pbx.channels", "uniqueids": active, "ts": now}
+        down_at = await self._take_pbx_down_at()
+        if down_at is not None:
+            listed["down_at"] = down_at
+        self.outbox.put_nowait(listed)
         for gone in set(self.joined_at) - set(active):
             del self.joined_at[gone]
         log.info("resynchronised: %d queues, %d channels", len(self.live.queues), len(active))
+
+    def _ami_lost(self, _manager: Manager, _exc: object) -> None:
+        """AMI dropped (Asterisk died, or is stopping): the calls the next resync finds gone ended about now."""
+        self._spawn(self._note_pbx_down(time.time()))
+
+    async def _note_pbx_down(self, at: float) -> None:
+        try:  # the first loss since the last resync is when Asterisk went
+            await self.redis.set(bus.PBX_DOWN_AT, repr(at), nx=True)
+        except aioredis.RedisError as exc:
+            log.warning("Redis unavailable: when AMI was lost (%.3f) is not kept: %s", at, exc)
+
+    async def _take_pbx_down_at(self) -> float | None:
+        try:
+            value = await self.redis.getdel(bus.PBX_DOWN_AT)
+        except aioredis.RedisError as exc:
+            log.warning("Redis unavailable: when AMI was lost is not known: %s", exc)
+            return None
+        return float(value) if value else None
 
     def _resync_soon(self, manager: Manager, *_args: object) -> None:
         """After every (re)login and when Asterisk reports it has fully booted."""
@@ -280,7 +302,9 @@ class QueueManager:
     async def start(self) -> None:
         if self._publisher is None:
             self._publisher = asyncio.create_task(self.publish_forever())
-        self.manager = await ami.connect(self.settings, timeout=30, on_login=self._resync_soon)
+        self.manager = await ami.connect(
+            self.settings, timeout=30, on_login=self._resync_soon, on_disconnect=self._ami_lost
+        )
         self.manager.register_event("*", self.on_ami_event)
         self.manager.register_event("FullyBooted", self._resync_soon)
         self.commands = commands.start(self.manager, self.redis, self.sessions)  # operators' log-in, pause…

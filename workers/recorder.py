@@ -49,14 +49,18 @@ def apply_event(session: Session, event: dict[str, Any]) -> CallRecord | SurveyA
 
 
 def close_lost(session: Session, event: dict[str, Any]) -> list[CallRecord]:
-    """The calls that died with Asterisk (``pbx.channels`` at a resync) are ended, and their intervals refreshed."""
+    """The calls that died with Asterisk (``pbx.channels`` at a resync) are ended, and their intervals refreshed.
+
+    They ended when the queue manager lost AMI (``down_at``), if it saw that, not at the resync.
+    """
     at = bus.event_time(event.get("ts"))
     if at is None:
         return []
+    down_at = bus.event_time(event.get("down_at"))
     lost = records.lost_with_the_pbx(session, at, set(event.get("uniqueids") or []))
     for record in lost:
         counted_before = intervals.snapshot(record)
-        records.close_lost(record, at)
+        records.close_lost(record, at, down_at)
         intervals.refresh_if_changed(session, counted_before, record)
     if lost:
         log.warning("%d call(s) ended with Asterisk: %s", len(lost), ", ".join(r.uniqueid for r in lost))

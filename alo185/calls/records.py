@@ -223,6 +223,20 @@ def lost_with_the_pbx(session: Session, at: datetime, active: set[str]) -> list[
     return [record for record in open_records if record.uniqueid not in active]
 
 
-def close_lost(record: CallRecord, at: datetime) -> None:
-    record.ended_at, record.end_cause = at, LOST
+def close_lost(record: CallRecord, at: datetime, pbx_down_at: datetime | None = None) -> None:
+    """End a call found gone at the resync at ``at``: as lost with the PBX, at ``lost_end``."""
+    record.ended_at, record.end_cause = lost_end(record, at, pbx_down_at), LOST
     derive(record)
+
+
+def lost_end(record: CallRecord, at: datetime, pbx_down_at: datetime | None) -> datetime:
+    """When a call that died with Asterisk ended: never at the resync ``at``, which came after the downtime.
+
+    When AMI was lost (``pbx_down_at``: Asterisk went then) if that is after all the record knows of
+    the call; else the last moment the record knows of (a call whose end was missed another way).
+    """
+    known = [t for t in (record.started_at, record.answered_at, record.hold_started_at, record.hold_counted_to) if t]
+    last = max(known, default=None)
+    if pbx_down_at is not None and (last is None or pbx_down_at >= last):
+        return min(pbx_down_at, at)
+    return last or at

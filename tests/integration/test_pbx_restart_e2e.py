@@ -1,7 +1,8 @@
 """Asterisk dies with callers waiting and comes back: the live state and the call records hold nothing stale.
 
 Asterisk is killed (SIGKILL), so it sends no leave or hang-up events: only the queue manager's resync
-on reconnecting (QueueStatus, CoreShowChannels) can clear the two waiting callers and close their records.
+on reconnecting (QueueStatus, CoreShowChannels) can clear the two waiting callers and close their records,
+which end when Asterisk died (the queue manager lost AMI then), not at the resync after the downtime.
 """
 
 from __future__ import annotations
@@ -10,12 +11,17 @@ import asyncio
 import json
 import os
 import signal
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alo185.core import ami, bus, procs
 from alo185.core.settings import Settings
 from harness import simulate
 from harness.instance import isolated_settings, running_stack
+
+
+DOWNTIME_S = 3  # Asterisk stays down a while, as after a crash
 
 
 def _waiting(redis, queue: str) -> set[str]:
@@ -45,16 +51,20 @@ def test_a_restart_with_callers_waiting_leaves_nothing_stale(tmp_path: Path) -> 
 
         pid = procs.running_pid(settings, "asterisk")
         assert pid is not None
+        killed = datetime.now(UTC)
         os.kill(pid, signal.SIGKILL)
         assert procs.wait_until(lambda: not procs.alive(pid), 10)
         assert _waiting(redis, "temizlik") == set(callers)  # nobody told the queue manager
+        time.sleep(DOWNTIME_S)
         stack.pbx.start()
 
         assert procs.wait_until(lambda: not _waiting(redis, "temizlik"), 60), _waiting(redis, "temizlik")
         for uniqueid in callers:
             record = stack.wait_record(uniqueid, timeout=60)
             assert record.ended_at is not None and record.outcome == "lost", (record.outcome, record.ended_at)
-            assert record.queue == "temizlik" and not record.answered
+            assert record.end_cause == "pbx_lost" and record.queue == "temizlik" and not record.answered
+            # When Asterisk died, not at the resync (after the downtime and the boot): the duration has no downtime.
+            assert abs(record.ended_at - killed) < timedelta(seconds=1), (killed, record.ended_at)
 
         _paused_operator(settings, "temizlik")  # dynamic members do not outlive Asterisk
         after = stack.call(stack.after_notice("1w3"), caller="+905327770009")  # events flow again

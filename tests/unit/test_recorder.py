@@ -267,6 +267,32 @@ def test_calls_missing_from_asterisks_channel_list_are_closed_as_lost(sessions) 
         apply_event(s, {"type": "call.end", "uniqueid": "done", "ts": T0 + 10, "cause": "16"})
     with sessions() as s:
         rows = {r.uniqueid: r for r in s.scalars(select(CallRecord))}
-    assert (rows["a"].outcome, rows["a"].end_cause, rows["a"].duration_s) == ("lost", "pbx_lost", 30.0)
+    # Nobody saw Asterisk go: the call ended, as far as is known, at its last known moment, not at the resync.
+    assert (rows["a"].outcome, rows["a"].end_cause, rows["a"].duration_s) == ("lost", "pbx_lost", 0.0)
     assert rows["b"].ended_at is None and rows["c"].ended_at is None  # still there / started as the list was taken
     assert (rows["done"].outcome, rows["done"].end_cause) == ("ended", "16")
+
+
+def test_calls_lost_with_the_pbx_end_when_ami_was_lost_not_at_the_resync(sessions) -> None:
+    """The resync after Asterisk came back says when the queue manager lost AMI: the calls gone ended then."""
+    waiting = {"type": "call.start", "uniqueid": "w", "ts": T0, "linkedid": "w", "caller": "+905321234567"}
+    talking = [
+        {"type": "call.start", "uniqueid": "t", "ts": T0, "linkedid": "t", "caller": "+905321234568"},
+        {"type": "queue.connect", "uniqueid": "t", "ts": T0 + 20, "queue": "su", "member": "Ayşe", "wait_s": 15.0},
+    ]
+    # A call whose own events go past the loss (AMI dropped, Asterisk went on): its last known moment.
+    later = {"type": "call.start", "uniqueid": "l", "ts": T0 + 45, "linkedid": "l", "caller": "+905321234569"}
+    resync = {"type": "pbx.channels", "uniqueids": [], "ts": T0 + 120, "down_at": T0 + 40}
+    with sessions.begin() as s:
+        for e in (waiting, *talking, later, resync, resync | {"ts": T0 + 130}):
+            apply_event(s, e)
+    with sessions() as s:
+        rows = {r.uniqueid: r for r in s.scalars(select(CallRecord))}
+    assert (rows["w"].end_cause, rows["w"].outcome, rows["w"].duration_s) == ("pbx_lost", "lost", 40.0)
+    assert (rows["t"].end_cause, rows["t"].outcome, rows["t"].duration_s, rows["t"].talk_s) == (
+        "pbx_lost",
+        "answered",
+        40.0,
+        20.0,
+    )
+    assert (rows["l"].end_cause, rows["l"].duration_s) == ("pbx_lost", 0.0)
