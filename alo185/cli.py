@@ -14,6 +14,7 @@ from sqlalchemy import select
 from alo185 import services
 from alo185.channels import api_keys
 from alo185.core import db, procs
+from alo185.core.asterisk import STOP_DEADLINE_S
 from alo185.core.asterisk_root import ProvisionError
 from alo185.core.phone import MaskingFilter
 from alo185.core.settings import Settings, load_settings
@@ -35,7 +36,7 @@ def _pbx(settings: Settings, args: argparse.Namespace) -> int:
         pbx.start()
         print(f"Asterisk running (pid {procs.running_pid(settings, 'asterisk')})")
     elif args.action == "stop":
-        print("stopped" if pbx.stop() else "not running")
+        print("stopped" if pbx.stop(args.deadline) else "not running")
     elif args.action == "status":
         print(f"running (pid {procs.running_pid(settings, 'asterisk')})" if pbx.running() else "not running")
         return 0 if pbx.running() else 3
@@ -153,6 +154,24 @@ def _foreground(command: str, settings: Settings, args: argparse.Namespace) -> i
     return 0
 
 
+def _deadline(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"a deadline is seconds, 0 or more: {text!r}")
+    return value
+
+
+def _deadline_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--deadline",
+        type=_deadline,
+        default=STOP_DEADLINE_S,
+        metavar="SECONDS",
+        help="stopping the PBX: it takes no new call and waits this long for the calls in progress to end, "
+        f"then cuts those still up (default {STOP_DEADLINE_S:.0f}; 0 cuts them at once)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alo185", description="Alo 185 citizen hotline")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -160,8 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
     pbx = sub.add_parser("pbx", help="the Asterisk PBX")
     pbx.add_argument("action", choices=["install", "start", "stop", "status", "reload", "cli"])
     pbx.add_argument("command", nargs="*", help="for 'cli': one CLI command, e.g. dialplan show alo185-inbound")
+    _deadline_option(pbx)
     sub.add_parser("up", help="start everything in the background")
-    sub.add_parser("down", help="stop everything this instance started")
+    down = sub.add_parser("down", help="stop everything this instance started, once the calls in progress have ended")
+    _deadline_option(down)
+    restart = sub.add_parser("restart", help="down, then up; with --python only alo185's processes")
+    restart.add_argument(
+        "--python",
+        action="store_true",
+        help="restart only alo185's processes (after an upgrade): the PBX and its calls go on untouched",
+    )
+    _deadline_option(restart)
     sub.add_parser("status", help="which processes run")
     demo = sub.add_parser("demo", help="start everything and place demo calls")
     demo.add_argument("--calls", type=int, default=4)
@@ -216,7 +244,13 @@ def main(argv: list[str] | None = None) -> int:
             services.up(settings)
             print(f"\nAdmin: {settings.admin_url}/calls")
         elif args.cmd == "down":
-            services.down(settings)
+            services.down(settings, deadline_s=args.deadline)
+        elif args.cmd == "restart":
+            if args.python:
+                services.restart_processes(settings)
+            else:
+                services.down(settings, deadline_s=args.deadline)
+                services.up(settings)
         elif args.cmd == "status":
             for name, pid in services.status(settings).items():
                 print(f"{name:<9} {'pid ' + str(pid) if pid else 'stopped'}")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from alo185.core import bus, db, procs, redis_server
+from alo185.core.asterisk import STOP_DEADLINE_S
 from alo185.core.settings import ENV_PREFIX, Settings
 from alo185.menu.versions import ensure_seeded
 from alo185.pbx.control import Pbx
@@ -22,13 +23,20 @@ class Service:
     name: str
     command: str  # the alo185 subcommand that runs it in the foreground
     ready: Callable[[Settings], bool] | None = None
+    # The port it shares with its successor (SO_REUSEPORT): at a restart the new process serves before
+    # the old one stops and drains, so no call is refused. Either is given ``drain_s`` to finish.
+    shared_port: Callable[[Settings], int] | None = None
+    drain_s: float = 10.0
 
 
-# In start order; stopped in reverse.
+# In start order; stopped in reverse (after the PBX): the recorder after the queue manager, so the
+# events of the last calls are recorded before it exits.
 PROCESSES = (
-    Service("agi", "agi", lambda s: procs.tcp_open(s.agi_host, s.agi_port)),
+    Service(
+        "agi", "agi", lambda s: procs.tcp_open(s.agi_host, s.agi_port), shared_port=lambda s: s.agi_port, drain_s=65.0
+    ),
+    Service("recorder", "recorder", drain_s=30.0),
     Service("queue", "queue", lambda s: bool(bus.connect(s.redis_connection_url).exists(bus.QUEUE_MANAGER_ALIVE))),
-    Service("recorder", "recorder"),
     Service("worker", "worker"),
     Service("sms", "sms"),
     Service("scheduler", "scheduler"),
@@ -89,17 +97,66 @@ def up(settings: Settings, log: Callable[[str], None] = print) -> Pbx:
     return pbx
 
 
-def down(settings: Settings, log: Callable[[str], None] = print) -> None:
-    for service in reversed(PROCESSES):
-        if procs.stop(settings, service.name):
-            log(f"stopped {service.name}")
-    try:
-        if Pbx.locate(settings).stop():
-            log("stopped asterisk")
-    except RuntimeError:
-        pass
+def down(settings: Settings, log: Callable[[str], None] = print, deadline_s: float = STOP_DEADLINE_S) -> None:
+    """Stop the instance without cutting a call or losing its record.
+
+    The PBX first, gracefully (no new call; those in progress end, or are cut after ``deadline_s``),
+    while alo185's processes still run: the IVR, the survey and the queue manager serve the last
+    calls and their end events are recorded. Then the processes, then Redis, which holds their events.
+    """
+    stop_pbx(settings, log, deadline_s)
+    stop_processes(settings, log)
     if redis_server.stop(settings):
         log("stopped redis")
+
+
+def stop_pbx(settings: Settings, log: Callable[[str], None] = print, deadline_s: float = STOP_DEADLINE_S) -> None:
+    try:
+        pbx = Pbx.locate(settings)
+    except RuntimeError:
+        return
+    if pbx.running():
+        log(f"asterisk  takes no new call; waiting up to {deadline_s:.0f} s for the calls in progress")
+    if pbx.stop(deadline_s):
+        log("stopped asterisk")
+
+
+def stop_processes(settings: Settings, log: Callable[[str], None] = print) -> None:
+    for service in reversed(PROCESSES):
+        if procs.stop(settings, service.name, timeout=service.drain_s):
+            log(f"stopped {service.name}")
+
+
+def restart_processes(settings: Settings, log: Callable[[str], None] = print) -> None:
+    """alo185's processes again, one at a time (after an upgrade of its code); the PBX and Redis go on.
+
+    No call is touched: Asterisk holds the calls, the FastAGI server's successor takes new IVR
+    sessions before it stops, and the queue manager resynchronises with Asterisk when it logs in again.
+    """
+    for service in PROCESSES:
+        replace_process(settings, service)
+        log(f"{service.name:<9} pid {procs.running_pid(settings, service.name)}")
+
+
+def replace_process(settings: Settings, service: Service) -> None:
+    """Stop ``service`` and start it again; one with a ``shared_port`` stops once its successor listens there."""
+    old = procs.running_pid(settings, service.name)
+    if old is None or service.shared_port is None:
+        procs.stop(settings, service.name, timeout=service.drain_s)
+        start_process(settings, service)
+        return
+    port = service.shared_port(settings)
+    procs.pid_path(settings, service.name).unlink()
+    try:
+        start_process(settings, service)
+        new = procs.running_pid(settings, service.name)
+        if new is None or not procs.wait_until(lambda: procs.listening(new, port), 30):
+            raise RuntimeError(f"{service.name} did not take over; see {procs.log_path(settings, service.name)}")
+    except RuntimeError:
+        procs.stop(settings, service.name)
+        procs.pid_path(settings, service.name).write_text(f"{old}\n")  # the old one serves on
+        raise
+    procs.stop_pid(old, timeout=service.drain_s)
 
 
 def status(settings: Settings) -> dict[str, int | None]:

@@ -146,7 +146,7 @@ def protocol_level(sessions: int, concurrency: int, process_sessions: int, round
                 [sys.executable, "-m", "agi_scripts.classic"], env, process_sessions, 2, min_commands=8
             )
         finally:
-            services.down(settings, log=lambda _m: None)
+            services.down(settings, log=lambda _m: None, deadline_s=0)
             _remove_instance(settings)
     our = _median_round(ours)
     theirs = _median_round(bare)

@@ -224,7 +224,7 @@ def running_stack(settings: Settings, with_admin: bool = False) -> Iterator[Stac
         yield Stack(settings, pbx)
     finally:
         pids = [pid for pid in services.status(settings).values() if pid]
-        services.down(settings, log=lambda _msg: None)  # Redis too
+        services.down(settings, log=lambda _msg: None, deadline_s=0)  # Redis too; calls still up are cut
         if pbx is not None:
             pbx.remove_instance()
         leftovers = [pid for pid in pids if procs.alive(pid)]

@@ -107,6 +107,16 @@ class Recorder:
             except Exception:
                 log.exception("recording failed; events stay pending and are retried")
                 self.stopping.wait(1)
+        self.drain()
+
+    def drain(self) -> None:
+        """At a stop, record what is on the stream already: stopped after the PBX and the queue manager
+        (``alo185 down``), that is every event of the last calls."""
+        try:
+            while self.run_once(block_ms=1):
+                pass
+        except (redis.ConnectionError, OperationalError) as exc:
+            log.warning("stopping with events not yet recorded (they stay on the stream): %s", exc)
 
 
 def main(settings: Settings) -> None:

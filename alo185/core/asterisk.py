@@ -7,6 +7,7 @@ configuration from the domain before it starts the process this class runs.
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -22,6 +23,8 @@ INSTANCE_SUBDIRS = ("etc", "spool", "log", "run", "lib", "cache", "sounds")
 # the directory the dialplan records voicemails into.
 RECORDINGS_SPOOL = "alo185-recordings"
 VOICEMAIL_RECORDING = ("alo185-voicemail", "recording")
+# How long a stop waits for the calls in progress to end before it cuts them (``alo185 down --deadline``).
+STOP_DEADLINE_S = 600.0
 
 
 class Asterisk:
@@ -110,12 +113,44 @@ class Asterisk:
         except (subprocess.SubprocessError, RuntimeError):
             return False
 
-    def stop(self) -> bool:
-        if self.running():
-            with contextlib.suppress(subprocess.SubprocessError, RuntimeError):
-                self.cli("core stop now", timeout=10)
-            procs.wait_until(lambda: not self.running(), 10)
-        return procs.stop(self.settings, PROCESS_NAME)
+    def stop(self, deadline_s: float = STOP_DEADLINE_S) -> bool:
+        """Stop once the calls in progress have ended, cutting those still up after ``deadline_s``; True if it ran.
+
+        Meanwhile Asterisk takes no new call (``core stop gracefully``: its SIP stack answers a new
+        INVITE with 503 Service Unavailable) and makes no new channel at all, so a queued caller is
+        no longer put through to an operator: ``alo185.pbx.control.Pbx`` closes its hotline first.
+        """
+        ran = self.running()
+        if ran:
+            self._stop_gracefully(deadline_s)
+        return procs.stop(self.settings, PROCESS_NAME) or ran
+
+    def _stop_gracefully(self, deadline_s: float) -> None:
+        # 'core stop gracefully' returns only when Asterisk exits: it runs beside, and is not waited for.
+        waiter = subprocess.Popen(
+            self.argv("-rx", "core stop gracefully"),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            if not procs.wait_until(lambda: not self.running(), deadline_s, interval=0.25):
+                with contextlib.suppress(subprocess.SubprocessError, RuntimeError):
+                    self.cli("core stop now", timeout=10)  # the deadline: the calls still up are cut
+                procs.wait_until(lambda: not self.running(), 10)
+        finally:
+            if waiter.poll() is None:
+                waiter.kill()
+            waiter.wait()
+
+    def active_channels(self) -> int:
+        """How many channels the running instance has (calls and their legs)."""
+        said = self.cli("core show channels count", timeout=5)
+        found = re.search(r"^(\d+) active channels?$", said, re.MULTILINE)
+        if found is None:
+            raise RuntimeError(f"unexpected answer to 'core show channels count': {said.strip()!r}")
+        return int(found.group(1))
 
     def cli(self, command: str, timeout: float = 15) -> str:
         """Run one CLI command in the running instance and return its output."""

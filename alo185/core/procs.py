@@ -69,11 +69,32 @@ def stop(settings: Settings, name: str, timeout: float = 10.0) -> bool:
     pid_path(settings, name).unlink(missing_ok=True)
     if pid is None:
         return False
+    stop_pid(pid, timeout)
+    return True
+
+
+def stop_pid(pid: int, timeout: float = 10.0) -> None:
+    """Stop the process group of ``pid`` (one whose pid file names another already): TERM, then KILL."""
     _signal_group(pid, signal.SIGTERM)
     if not wait_until(lambda: not alive(pid), timeout):
         _signal_group(pid, signal.SIGKILL)
         wait_until(lambda: not alive(pid), 5)
-    return True
+
+
+def listening(pid: int, port: int) -> bool:
+    """True if process ``pid`` itself has a TCP socket listening on ``port`` (another may share it: SO_REUSEPORT)."""
+    try:
+        inodes = {os.readlink(fd.path) for fd in os.scandir(f"/proc/{pid}/fd")}
+    except OSError:
+        return False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as lines:
+            for line in list(lines)[1:]:
+                # local address "HEX_IP:HEX_PORT", state (0A: LISTEN), inode
+                local, state, inode = (line.split()[i] for i in (1, 3, 9))
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port and f"socket:[{inode}]" in inodes:
+                    return True
+    return False
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

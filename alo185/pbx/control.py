@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import time
 from collections.abc import Callable
 from typing import Self
 
-from alo185.core.asterisk import Asterisk
+from alo185.core import procs
+from alo185.core.asterisk import STOP_DEADLINE_S, Asterisk
 from alo185.core.asterisk_root import ProvisionError
 from alo185.core.settings import Settings
 from alo185.pbx import config
+
+# The dialplan's global that closes the hotline to new callers ([alo185-inbound]); a reload or a
+# start of Asterisk clears it (clearglobalvars).
+STOPPING = "ALO185_STOPPING"
 
 
 class Pbx(Asterisk):
@@ -29,6 +37,28 @@ class Pbx(Asterisk):
             return
         self.render()
         super().start(timeout)
+
+    def stop(self, deadline_s: float = STOP_DEADLINE_S) -> bool:
+        """Stop once the calls in progress have ended; those still up after ``deadline_s`` are cut. True if it ran.
+
+        First the hotline closes: the dialplan refuses a new caller (503, for the carrier's fallback)
+        while Asterisk runs as ever, so a queued caller is still put through to an operator: in
+        Asterisk's own graceful stop it makes no new channel, not even the operator's. Once no
+        channel is left, that stop, which then has nothing to wait for.
+        """
+        if not self.running():
+            return super().stop(0)
+        ends = time.monotonic() + deadline_s
+        try:
+            self.cli(f"dialplan set global {STOPPING} 1")
+            procs.wait_until(lambda: self.active_channels() == 0, deadline_s, interval=0.5)
+        except (subprocess.SubprocessError, RuntimeError):
+            pass  # Asterisk went meanwhile, or does not answer: its own stop below decides
+        except BaseException:  # interrupted: the hotline opens again, the calls go on
+            with contextlib.suppress(subprocess.SubprocessError, RuntimeError):
+                self.cli(f"dialplan set global {STOPPING} 0")
+            raise
+        return super().stop(max(0.0, ends - time.monotonic()))
 
     def reload(self) -> None:
         self.render()

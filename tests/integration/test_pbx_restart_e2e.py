@@ -20,7 +20,6 @@ from alo185.core.settings import Settings
 from harness import simulate
 from harness.instance import isolated_settings, running_stack
 
-
 DOWNTIME_S = 3  # Asterisk stays down a while, as after a crash
 
 
