@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Self
 
-from alo185.core import procs
+from alo185.core import ami, procs
 from alo185.core.asterisk import STOP_DEADLINE_S, Asterisk
 from alo185.core.asterisk_root import ProvisionError
 from alo185.core.settings import Settings
@@ -17,6 +17,7 @@ from alo185.pbx import config
 # The dialplan's global that closes the hotline to new callers ([alo185-inbound]); a reload or a
 # start of Asterisk clears it (clearglobalvars).
 STOPPING = "ALO185_STOPPING"
+CUT_CAUSE = "41"  # a call cut at a stop's deadline: Asterisk's "temporary failure"
 
 
 class Pbx(Asterisk):
@@ -51,7 +52,8 @@ class Pbx(Asterisk):
         ends = time.monotonic() + deadline_s
         try:
             self.cli(f"dialplan set global {STOPPING} 1")
-            procs.wait_until(lambda: self.active_channels() == 0, deadline_s, interval=0.5)
+            if not procs.wait_until(lambda: self.active_channels() == 0, deadline_s, interval=0.5):
+                self.cut_calls()
         except (subprocess.SubprocessError, RuntimeError):
             pass  # Asterisk went meanwhile, or does not answer: its own stop below decides
         except BaseException:  # interrupted: the hotline opens again, the calls go on
@@ -59,6 +61,12 @@ class Pbx(Asterisk):
                 self.cli(f"dialplan set global {STOPPING} 0")
             raise
         return super().stop(max(0.0, ends - time.monotonic()))
+
+    def cut_calls(self) -> None:
+        """Hang up every channel with cause 41 (temporary failure): the record of a call cut by a stop's
+        deadline says so, where Asterisk's own stop would hang it up as a normal clearing (16)."""
+        ami.run(self.settings, {"Action": "Hangup", "Channel": "/.*/", "Cause": CUT_CAUSE})
+        procs.wait_until(lambda: self.active_channels() == 0, 5, interval=0.25)
 
     def reload(self) -> None:
         self.render()

@@ -1,9 +1,10 @@
 """Stopping and restarting an instance cuts no call and writes every record as the call went.
 
-``down`` stops the PBX first and gracefully: a call in talk goes on to its end, which the queue
-manager and the recorder, still running, record; a new caller meanwhile is refused by the SIP stack
-(503, on which a carrier routes to its fallback). ``restart --python`` replaces alo185's processes
-with a caller waiting and then talking, and the call goes on untouched.
+``down`` stops the PBX first and gracefully: a call in talk and a queued one go on to their end,
+which the queue manager and the recorder, still running, record; a new caller meanwhile is refused
+(503, on which a carrier routes to its fallback); a call still up at the deadline is cut, and its
+record says when and why. ``restart --python`` replaces alo185's processes with a caller waiting
+and then talking, and the call goes on untouched.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alo185 import services
 from alo185.core import ami, db, procs
 from alo185.org import accounts
+from alo185.pbx.control import CUT_CAUSE
 from harness import simulate
 from harness.instance import Stack, isolated_settings, running_stack
 from harness.softphone import Softphone
@@ -97,6 +99,23 @@ def test_down_waits_for_the_calls_refuses_new_ones_and_records_each_end(tmp_path
             assert abs(record.duration_s - (record.ended_at - record.started_at).total_seconds()) < 0.01
         answered = stack.record(queued)
         assert answered is not None and answered.answered_at is not None and answered.answered_at > asked
+
+
+def test_a_call_still_up_at_the_deadline_is_cut_and_its_record_says_when_and_why(tmp_path: Path) -> None:
+    settings = isolated_settings(tmp_path)
+    with running_stack(settings) as stack:
+        _operator(stack, talk_s=300)
+        talking = stack.call(stack.after_notice("1w3"), caller="+905327770013")  # stays on the line
+        _answered(stack, talking)
+        asked = datetime.now(UTC)
+        services.down(settings, log=lambda _msg: None, deadline_s=3)
+        stopped = datetime.now(UTC)
+        assert stopped - asked < timedelta(seconds=30)
+
+        record = stack.record(talking)
+        assert record is not None and record.ended_at is not None, stack.events(talking)
+        assert record.end_cause == CUT_CAUSE and record.outcome == "answered", (record.end_cause, record.outcome)
+        assert asked + timedelta(seconds=3) <= record.ended_at < asked + timedelta(seconds=10), (asked, record.ended_at)
 
 
 def test_restarting_the_python_processes_touches_no_call(tmp_path: Path) -> None:
