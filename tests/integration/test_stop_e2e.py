@@ -122,15 +122,26 @@ def test_restarting_the_python_processes_touches_no_call(tmp_path: Path) -> None
     settings = isolated_settings(tmp_path)
     with running_stack(settings) as stack:
         interface = _operator(stack, talk_s=300, paused=True)
-        caller = _caller_leaving(stack, after_s=30)
+        caller = _caller_leaving(stack, after_s=40)
         assert procs.wait_until(lambda: stack.channel_app(caller) == "Queue", 60), stack.events(caller)
+        # A second caller listens to the IVR's first prompts and hangs up there, during the restart.
+        in_ivr = stack.call(stack.keys(8), caller="+905327770019", hang_up=True)
+        assert procs.wait_until(lambda: stack.channel_app(in_ivr) == "AGI", 30), stack.events(in_ivr)
         before = services.status(settings)
 
-        services.restart_processes(settings, log=lambda _msg: None)  # waiting in the queue
+        services.restart_processes(settings, log=lambda _msg: None)  # waiting in the queue; in the IVR
         after = services.status(settings)
         assert after["asterisk"] == before["asterisk"]
         assert all(after[s.name] not in (None, before[s.name]) for s in services.PROCESSES), (before, after)
         assert stack.channel_app(caller) == "Queue"
+        # Its IVR session ran on to the hang-up: a session cut would have sent it on to the operators' queue.
+        ivr_record = stack.wait_record(in_ivr, timeout=30)
+        assert (ivr_record.agi_status, ivr_record.queue, ivr_record.end_cause, ivr_record.outcome) == (
+            None,
+            None,
+            "16",
+            "ended",
+        ), stack.events(in_ivr)
 
         stack.ami({"Action": "QueuePause", "Queue": QUEUE, "Interface": interface, "Paused": "false"})
         _answered(stack, caller)
