@@ -165,7 +165,7 @@ class QueueManager:
         self._live_dirty.set()
         active = sorted({header(c, "Uniqueid") for c in channels if header(c, "Event") == "CoreShowChannel"})
         listed: dict[str, Any] = {"type": "pbx.channels", "uniqueids": active, "ts": now}
-        down_at = await self._take_pbx_down_at()
+        down_at = await self._pbx_down_at()
         if down_at is not None:
             listed["down_at"] = down_at
         self.outbox.put_nowait(listed)
@@ -178,14 +178,17 @@ class QueueManager:
         self._spawn(self._note_pbx_down(time.time()))
 
     async def _note_pbx_down(self, at: float) -> None:
-        try:  # the first loss since the last resync is when Asterisk went
-            await self.redis.set(bus.PBX_DOWN_AT, repr(at), nx=True)
+        try:
+            await self.redis.set(bus.PBX_DOWN_AT, repr(at))
         except aioredis.RedisError as exc:
             log.warning("Redis unavailable: when AMI was lost (%.3f) is not kept: %s", at, exc)
 
-    async def _take_pbx_down_at(self) -> float | None:
+    async def _pbx_down_at(self) -> float | None:
+        """When AMI was last lost. Kept, not taken: the resyncs at a login and at FullyBooted run side by
+        side, and whichever the recorder gets first must carry it (the recorder uses it only for calls
+        it knows nothing of after that moment, so an old one does no harm)."""
         try:
-            value = await self.redis.getdel(bus.PBX_DOWN_AT)
+            value = await self.redis.get(bus.PBX_DOWN_AT)
         except aioredis.RedisError as exc:
             log.warning("Redis unavailable: when AMI was lost is not known: %s", exc)
             return None

@@ -24,7 +24,7 @@ CALL_EVENTS = "alo185:call-events"
 DEAD_LETTERS = "alo185:dead-letters"
 # Set (with a TTL) while the queue manager takes AMI events.
 QUEUE_MANAGER_ALIVE = "alo185:queue-manager:alive"
-# When the queue manager lost AMI (epoch seconds), kept until its next resync: a call found gone then
+# When the queue manager last lost AMI (epoch seconds), sent with each resync: a call found gone then
 # ended when Asterisk went, not at the resync. In Redis, so it outlives a restart of the queue manager.
 PBX_DOWN_AT = "alo185:pbx:down-at"
 # The live queue state (a JSON snapshot), and the pub/sub channel its changes go out on.
