@@ -57,7 +57,7 @@ Phone = Annotated[str, StringConstraints(max_length=PHONE_MAX, pattern=PHONE_PAT
 
 
 class Input(BaseModel):
-    """A channel's input: immutable once parsed, each field checked alone (no coercion of numbers to text)."""
+    """A channel's input, immutable once parsed: no number taken as text, nothing trimmed."""
 
     model_config = ConfigDict(frozen=True, str_strip_whitespace=False)
 
