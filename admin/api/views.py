@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from admin import context
 from admin.api.openapi import document
 from alo185.channels import api_keys
-from alo185.core import links
+from alo185.core import db, links
 from alo185.tickets import queries, search
 from alo185.tickets.models import Category, Channel, Ticket, TicketHistory
 
@@ -98,7 +98,8 @@ def create() -> ResponseReturnValue:
     channel = str(body.get("channel", "web"))
     if channel not in {c.value for c in Channel}:
         raise ApiError(400, f"unknown channel {channel!r}")
-    with context.sessions().begin() as s:
+
+    def work(s: Session) -> dict[str, Any]:
         try:
             with s.begin_nested():
                 ticket = queries.create_ticket(
@@ -115,7 +116,10 @@ def create() -> ResponseReturnValue:
                 ticket.address = body.get("address")
         except (ValueError, TypeError) as exc:
             raise ApiError(400, str(exc)) from exc
-        return jsonify(_ticket_json(s, ticket)), 201
+        return _ticket_json(s, ticket)
+
+    # One short write transaction, run again if it lost a race for the lock or the citizen's row.
+    return jsonify(db.write(context.sessions(), work)), 201
 
 
 @bp.get("/tickets/<number>")

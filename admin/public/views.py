@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin import context
-from alo185.core import links
+from alo185.core import db, links
 from alo185.core.phone import normalize
 from alo185.org.models import District
 from alo185.surveys import web
@@ -161,33 +161,36 @@ def web_form() -> ResponseReturnValue:
     """The citizens' web form: a ticket with channel ``web``, then its number and tracking link."""
     sessions = context.sessions()
     form = {name: request.form.get(name, "").strip() for name in FORM_FIELDS}
-    with sessions.begin() as s:
+    errors = [] if request.method == "GET" else _form_errors(form, request.form.get("consent") == "on")
+    if request.method == "POST" and not errors:
+        try:
+            # One short write transaction, run again if it lost a race for the lock.
+            ticket = db.write(sessions, lambda s: _record_form(s, form))
+        except ValueError as exc:
+            errors.append(gettext("Başvuru kaydedilemedi: %(reason)s", reason=exc))
+        else:
+            token = links.sign(current_app.config["SECRET_KEY"], "track", ticket.id)
+            tracking = links.url(current_app.config["ALO185"].public_base_url, "track", token)
+            return render_template("public/form_done.html", number=ticket.number, tracking=tracking)
+    with sessions() as s:
         choices = _form_choices(s)
-        if request.method == "GET":
-            return render_template("public/form.html", form=form, errors=[], **choices)
-        errors = _form_errors(form, request.form.get("consent") == "on")
-        if not errors:
-            try:
-                with s.begin_nested():
-                    ticket = queries.create_ticket(
-                        s,
-                        phone=form["phone"],
-                        category_code=form["category"],
-                        description=form["description"],
-                        channel="web",
-                        district=form["district"] or None,
-                        mahalle=form["mahalle"] or None,
-                        actor="citizen",
-                    )
-                    ticket.address = form["address"] or None
-                    if ticket.citizen is not None:
-                        ticket.citizen.kvkk_notice_version = KVKK_NOTICE_VERSION
-                        if form["name"] and not ticket.citizen.full_name:
-                            ticket.citizen.full_name = form["name"][:200]
-            except ValueError as exc:
-                errors.append(gettext("Başvuru kaydedilemedi: %(reason)s", reason=exc))
-        if errors:
-            return render_template("public/form.html", form=form, errors=errors, **choices), 400
-        token = links.sign(current_app.config["SECRET_KEY"], "track", ticket.id)
-        tracking = links.url(current_app.config["ALO185"].public_base_url, "track", token)
-        return render_template("public/form_done.html", number=ticket.number, tracking=tracking)
+    return render_template("public/form.html", form=form, errors=errors, **choices), 400 if errors else 200
+
+
+def _record_form(session: Session, form: dict[str, str]) -> Ticket:
+    ticket = queries.create_ticket(
+        session,
+        phone=form["phone"],
+        category_code=form["category"],
+        description=form["description"],
+        channel="web",
+        district=form["district"] or None,
+        mahalle=form["mahalle"] or None,
+        actor="citizen",
+    )
+    ticket.address = form["address"] or None
+    if ticket.citizen is not None:
+        ticket.citizen.kvkk_notice_version = KVKK_NOTICE_VERSION
+        if form["name"] and not ticket.citizen.full_name:
+            ticket.citizen.full_name = form["name"][:200]
+    return ticket
