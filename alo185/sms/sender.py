@@ -54,6 +54,9 @@ class Sender:
         the row lock does (``outbox.due`` skips locked rows).
         """
         now = now or datetime.now(UTC)
+        with self.sessions() as s:  # an idle sender only reads: it takes no write lock to find nothing
+            if not outbox.due(s, now, limit=1):
+                return 0
         tried = 0
         while tried < limit:
             with db.writing(self.sessions) as s:
