@@ -1,4 +1,4 @@
-"""Many citizens at once: simultaneous web forms, API calls and WhatsApp messages all succeed.
+"""Many writers at once: simultaneous web forms, API calls and WhatsApp messages all succeed; SMS senders share.
 
 Each test starts its requests together (a barrier) in threads of one process against a real
 database file or server, as a threaded web server would run them.
@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -29,7 +30,10 @@ from alo185.channels import api_keys
 from alo185.channels.models import InboundMessage
 from alo185.core import db
 from alo185.core.settings import Settings
+from alo185.sms.gateways import LogGateway
 from alo185.sms.models import SmsMessage
+from alo185.sms.sender import Sender
+from alo185.tickets import queries
 from alo185.tickets.models import Citizen, Ticket, TicketHistory
 from harness import pg_cluster
 
@@ -188,3 +192,33 @@ def test_a_unit_that_fails_for_another_reason_is_not_run_again(app: Flask) -> No
     with pytest.raises(IntegrityError):
         db.write(app.extensions["alo185.sessions"], broken)
     assert len(runs) == 1
+
+
+class _Provider(LogGateway):
+    """The log gateway, noting each reference it is handed (a provider takes a moment per message)."""
+
+    def __init__(self) -> None:
+        self.references: list[str] = []
+
+    def send(self, phone: str, text: str, reference: str) -> str:
+        time.sleep(0.005)
+        self.references.append(reference)
+        return super().send(phone, text, reference)
+
+
+def test_senders_at_once_hand_each_text_over_once(app: Flask) -> None:
+    sessions = app.extensions["alo185.sessions"]
+    with sessions.begin() as s:
+        for i in range(12):
+            queries.create_ticket(
+                s, phone=f"+90532800{i:04d}", category_code="yol-cukur", description="Çukur", channel="phone"
+            )
+    provider = _Provider()
+    senders = [Sender(app.config["ALO185"], provider) for _ in range(4)]
+
+    _all_at_once(len(senders), lambda i: senders[i].run_once())
+
+    with sessions() as s:
+        statuses = Counter(s.scalars(select(SmsMessage.status)))
+    assert statuses == {"sent": 12}
+    assert Counter(Counter(provider.references).values()) == {1: 12}  # each once
