@@ -78,7 +78,8 @@ class Recorder:
         batch = list(bus.read_group(self.redis, GROUP, self.consumer, block_ms=block_ms))
         if not batch:
             return 0
-        with self.sessions.begin() as session:
+        # One write transaction for the batch: it waits for the lock rather than failing on it.
+        with db.writing(self.sessions) as session:
             for msg_id, event in batch:
                 try:
                     with session.begin_nested():

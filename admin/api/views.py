@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from admin import context
 from admin.api.openapi import document
 from alo185.channels import api_keys, schemas
-from alo185.core import links
+from alo185.core import db, links
 from alo185.org.models import District
 from alo185.tickets import queries, search
 from alo185.tickets.models import Category, Ticket, TicketHistory
@@ -117,7 +117,8 @@ def create() -> ResponseReturnValue:
         new = schemas.NewTicket.model_validate_json(request.get_data(cache=False) or b"null")
     except ValidationError as exc:
         raise ApiError.invalid(exc) from exc
-    with context.sessions().begin() as s:
+
+    def work(s: Session) -> dict[str, Any]:
         try:
             with s.begin_nested():
                 ticket = queries.create_ticket(
@@ -134,7 +135,10 @@ def create() -> ResponseReturnValue:
                 ticket.address = new.address or None
         except queries.FieldError as exc:
             raise ApiError(400, schemas.refusal({exc.field: str(exc)}), {exc.field: str(exc)}) from exc
-        return jsonify(_ticket_json(s, ticket)), 201
+        return _ticket_json(s, ticket)
+
+    # One short write transaction, run again if it lost a race for the lock or the citizen's row.
+    return jsonify(db.write(context.sessions(), work)), 201
 
 
 @bp.get("/tickets/<number>")

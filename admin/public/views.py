@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from admin import context
 from alo185.channels import schemas
-from alo185.core import links
+from alo185.core import db, links
 from alo185.org.models import District
 from alo185.surveys import web
 from alo185.surveys.scale import LABELS
@@ -180,33 +180,38 @@ def web_form() -> ResponseReturnValue:
     """The citizens' web form: a ticket with channel ``web``, then its number and tracking link."""
     sessions = context.sessions()
     form = {name: request.form.get(name, "").strip() for name in FORM_FIELDS}
-    with sessions.begin() as s:
-        choices = _form_choices(s)
-        if request.method == "GET":
-            return render_template("public/form.html", form=form, errors={}, **choices)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
         given, errors = _parse_form(form, request.form.get("consent") == "on")
         if given is not None:
             try:
-                with s.begin_nested():
-                    ticket = queries.create_ticket(
-                        s,
-                        phone=given.phone,
-                        category_code=given.category,
-                        description=given.description,
-                        channel="web",
-                        district=given.district or None,
-                        mahalle=given.mahalle or None,
-                        actor="citizen",
-                    )
-                    ticket.address = given.address or None
-                    if ticket.citizen is not None:
-                        ticket.citizen.kvkk_notice_version = KVKK_NOTICE_VERSION
-                        if given.name and not ticket.citizen.full_name:
-                            ticket.citizen.full_name = given.name
+                # One short write transaction, run again if it lost a race for the lock.
+                ticket = db.write(sessions, lambda s: _record_form(s, given))
             except queries.FieldError as exc:
                 errors[exc.field] = gettext("Başvuru kaydedilemedi: %(reason)s", reason=exc)
-        if errors:
-            return render_template("public/form.html", form=form, errors=errors, **choices), 400
-        token = links.sign(current_app.config["SECRET_KEY"], "track", ticket.id)
-        tracking = links.url(current_app.config["ALO185"].public_base_url, "track", token)
-        return render_template("public/form_done.html", number=ticket.number, tracking=tracking)
+            else:
+                token = links.sign(current_app.config["SECRET_KEY"], "track", ticket.id)
+                tracking = links.url(current_app.config["ALO185"].public_base_url, "track", token)
+                return render_template("public/form_done.html", number=ticket.number, tracking=tracking)
+    with sessions() as s:
+        choices = _form_choices(s)
+    return render_template("public/form.html", form=form, errors=errors, **choices), 400 if errors else 200
+
+
+def _record_form(session: Session, given: schemas.WebForm) -> Ticket:
+    ticket = queries.create_ticket(
+        session,
+        phone=given.phone,
+        category_code=given.category,
+        description=given.description,
+        channel="web",
+        district=given.district or None,
+        mahalle=given.mahalle or None,
+        actor="citizen",
+    )
+    ticket.address = given.address or None
+    if ticket.citizen is not None:
+        ticket.citizen.kvkk_notice_version = KVKK_NOTICE_VERSION
+        if given.name and not ticket.citizen.full_name:
+            ticket.citizen.full_name = given.name
+    return ticket

@@ -7,9 +7,11 @@ import logging
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from admin import context
 from alo185.channels import schemas, whatsapp
+from alo185.core import db
 from alo185.voicemail.categorize import DEFAULT_RULES, RulesFile
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -54,8 +56,12 @@ def whatsapp_messages() -> ResponseReturnValue:
     rules_file = current_app.extensions.setdefault(
         "alo185.rules", RulesFile(current_app.config["ALO185"].voicemail_rules or DEFAULT_RULES)
     )
-    sessions = context.sessions()
-    with sessions.begin() as s:  # all of a notification or none of it: Meta delivers it again
+
+    def work(s: Session) -> list[dict[str, object]]:
         rows = [whatsapp.handle(s, message, rules_file.get()) for message in messages]
-        result = [{"id": r.external_id, "action": r.action, "ticket_id": r.ticket_id} for r in rows]
+        return [{"id": r.external_id, "action": r.action, "ticket_id": r.ticket_id} for r in rows]
+
+    # All of a notification or none of it (Meta delivers it again), run again if it lost a race
+    # (two first messages of a new sender, each creating the citizen).
+    result = db.write(context.sessions(), work)
     return jsonify(received=len(result), messages=result, ignored=ignored)

@@ -25,7 +25,7 @@ from alo185.channels.models import InboundMessage
 from alo185.core.phone import normalize
 from alo185.sms import outbox
 from alo185.tickets import queries
-from alo185.tickets.models import Ticket, TicketAttachment, TicketHistory
+from alo185.tickets.models import Citizen, Ticket, TicketAttachment, TicketHistory
 from alo185.voicemail.categorize import Rules
 
 CHANNEL = "whatsapp"
@@ -207,6 +207,10 @@ def handle(session: Session, message: Incoming, rules: Rules) -> InboundMessage:
     if existing is not None:
         return existing
     text = message.text.strip() or {"image": "[fotoğraf]", "audio": "[sesli mesaj]"}.get(message.kind, "[dosya]")
+    # Messages of one sender arriving at once must not each find no open ticket and open one apiece:
+    # the sender's citizen row is locked until the transaction ends (a new sender has no row yet: the
+    # unique phone makes the second insert fail, and the request runs again).
+    session.execute(select(Citizen.id).where(Citizen.phone == message.phone).with_for_update())
     open_tickets = queries.open_tickets_for_phone(session, message.phone)
     if open_tickets:
         ticket, action = open_tickets[0], "note"
