@@ -76,6 +76,8 @@ class AsyncAGI(asyncio.Protocol):
         self.deadline = NEVER
         self._host = host
         self._limits = limits
+        self._max_line = limits.max_line
+        self._command_s = limits.command_timeout_s
         self._ready = False
         self._closed = False
         self._failed: str | None = None  # why this side ended the session
@@ -98,24 +100,20 @@ class AsyncAGI(asyncio.Protocol):
         self.deadline = self._loop.time() + self._limits.header_timeout_s
 
     def data_received(self, data: bytes) -> None:
-        # No copy of the buffer per chunk: a partial line is appended (and capped); only a complete
-        # line joins it once.
-        if b"\n" not in data:
-            self._keep_partial(data)
+        # A partial line is kept in a capped buffer and joined once, when its end comes: no copy of
+        # what came before per chunk.
+        *lines, rest = data.split(b"\n")
+        if not lines:
+            self._keep_partial(rest)
             return
         if self._buffer:
-            self._buffer += data
-            data = bytes(self._buffer)
+            lines[0] = bytes(self._buffer) + lines[0]
             self._buffer.clear()
-        *lines, rest = data.split(b"\n")
-        max_line = self._limits.max_line
         for raw in lines:
-            if len(raw) > max_line:
-                self.fail(f"a line longer than {max_line} bytes")
+            if len(raw) > self._max_line:
+                self.fail(f"a line longer than {self._max_line} bytes")
                 return
             self._line(raw.decode("utf-8", "replace").rstrip("\r"))
-            if self._failed is not None:
-                return
         if rest:
             self._keep_partial(rest)
 
@@ -128,8 +126,8 @@ class AsyncAGI(asyncio.Protocol):
 
     def _keep_partial(self, data: bytes) -> None:
         self._buffer += data
-        if len(self._buffer) > self._limits.max_line:
-            self.fail(f"a line longer than {self._limits.max_line} bytes")
+        if len(self._buffer) > self._max_line:
+            self.fail(f"a line longer than {self._max_line} bytes")
 
     def _line(self, line: str) -> None:
         if not self._ready:
@@ -150,6 +148,8 @@ class AsyncAGI(asyncio.Protocol):
 
     def _env_line(self, line: str) -> None:
         """One line of the opening block: ``agi_name: value``, or the empty line that ends it."""
+        if self._failed is not None:
+            return  # the rest of a chunk after a bad line
         if line:
             if not line.startswith("agi_") or ":" not in line or len(self.env) >= MAX_ENV_LINES:
                 self.fail("not an AGI environment block")
@@ -191,8 +191,9 @@ class AsyncAGI(asyncio.Protocol):
     # -- commands ------------------------------------------------------------------------------
     async def execute(self, command: str, *args: object) -> dict:
         """Send one command and read its reply; a dead channel or closed socket is ``AGIHangup``."""
+        timeout_s = self._command_s if command not in OWN_WAIT_ARG else self._command_s + _own_wait_s(command, args)
         try:
-            return interpret(await self._send(" ".join([command, *map(str, args)]), _own_wait_s(command, args)))
+            return interpret(await self._send(" ".join([command, *map(str, args)]), timeout_s))
         except AGIHangup:
             raise
         except AGIAppError as exc:
@@ -201,20 +202,20 @@ class AsyncAGI(asyncio.Protocol):
                 raise AGIHangup(str(exc)) from exc
             raise
 
-    async def _send(self, line: str, own_wait_s: float = 0.0) -> list[str]:
+    async def _send(self, line: str, timeout_s: float) -> list[str]:
         if self._failed is not None:
             raise AGISessionError(self._failed)
         if self._closed or self._transport is None or self._transport.is_closing():
             raise AGIHangup("connection closed by Asterisk")
         self._waiter = self._loop.create_future()
         self._command = line
-        self.deadline = self._loop.time() + self._limits.command_timeout_s + own_wait_s
+        self.deadline = self._loop.time() + timeout_s
         self._transport.write(line.encode() + b"\n")
         return await self._waiter
 
     async def _channel_gone(self) -> bool:
         try:
-            status = interpret(await self._send("CHANNEL STATUS"))["result"][0]
+            status = interpret(await self._send("CHANNEL STATUS", self._command_s))["result"][0]
         except (AGIHangup, AGIAppError, AGIUnknownError):
             return True
         return self.hung_up or status in ("-1", "")
@@ -242,8 +243,8 @@ class AsyncAGI(asyncio.Protocol):
 
 def _own_wait_s(command: str, args: tuple[object, ...]) -> float:
     """Seconds the command may take by itself (its timeout argument), beyond the reply timeout."""
-    index = OWN_WAIT_ARG.get(command)
-    if index is None or len(args) <= index:
+    index = OWN_WAIT_ARG[command]
+    if len(args) <= index:
         return 0.0
     try:
         return max(0.0, int(str(args[index])) / 1000)
