@@ -87,6 +87,32 @@ def test_a_64_mb_line_is_cut_off_and_stalls_no_other_call(serve) -> None:
     assert peak < 16 << 20, f"{peak / 2**20:.0f} MB allocated while the line came"
 
 
+def test_lines_that_come_in_pieces_are_read_whole(serve) -> None:
+    """What the buffer joins: a block and a reply cut anywhere, one reply ending in the next one's chunk."""
+    got: list[str] = []
+
+    async def script(agi: AsyncAGI, deps: object) -> None:
+        got.append(agi.env["agi_calleridname"])
+        got.append(await agi.get_full_variable("A"))
+        got.append(await agi.get_full_variable("B"))
+
+    sock = socket.create_connection(("127.0.0.1", serve(script)), timeout=5)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    block = ("\n".join(ENV) + "\n\n").encode()
+    for i in range(0, len(block), 7):  # through the middle of the UTF-8 of "Gülşen Çağlar" too
+        sock.sendall(block[i : i + 7])
+        time.sleep(0.002)
+    lines = sock.makefile("r", encoding="utf-8")
+    assert lines.readline() == 'GET FULL VARIABLE "A"\n'
+    for piece in (b"200 res", b"ult=1 (B\xc3", b"\xbcy\xc3\xbck)\r\n"):
+        sock.sendall(piece)
+        time.sleep(0.01)
+    assert lines.readline() == 'GET FULL VARIABLE "B"\n'
+    sock.sendall(b"200 result=1 (x)\n")
+    assert closed_by_the_server(sock)
+    assert got == ["Gülşen Çağlar", "Büyük", "x"]
+
+
 def test_a_line_over_the_limit_during_a_call_ends_the_session(serve, caplog) -> None:
     port = serve(set_q, settings=Settings(agi_max_line_bytes=1024))
     peer = Peer(port)
