@@ -109,10 +109,14 @@ class AsyncAGI(asyncio.Protocol):
         if self._buffer:
             lines[0] = bytes(self._buffer) + lines[0]
             self._buffer.clear()
-        for raw in lines:
-            if len(raw) > self._max_line:
+            if len(lines[0]) > self._max_line:
                 self.fail(f"a line longer than {self._max_line} bytes")
                 return
+        # Any other line over the limit came in this chunk: none can when the chunk is shorter.
+        if len(data) > self._max_line and max(map(len, lines)) > self._max_line:
+            self.fail(f"a line longer than {self._max_line} bytes")
+            return
+        for raw in lines:
             self._line(raw.decode("utf-8", "replace").rstrip("\r"))
         if rest:
             self._keep_partial(rest)
@@ -148,16 +152,17 @@ class AsyncAGI(asyncio.Protocol):
 
     def _env_line(self, line: str) -> None:
         """One line of the opening block: ``agi_name: value``, or the empty line that ends it."""
+        if line:
+            if line.startswith("agi_") and len(self.env) < MAX_ENV_LINES and self._failed is None:
+                add_env_line(self.env, line)
+            else:
+                self.fail("not an AGI environment block")
+            return
+        env = self.env
         if self._failed is not None:
             return  # the rest of a chunk after a bad line
-        if line:
-            if not line.startswith("agi_") or ":" not in line or len(self.env) >= MAX_ENV_LINES:
-                self.fail("not an AGI environment block")
-            else:
-                add_env_line(self.env, line)
-            return
-        missing = [name for name in REQUIRED_ENV if not self.env.get(name)]
-        if missing:
+        if not (env.get("agi_request") and env.get("agi_channel") and env.get("agi_uniqueid")):
+            missing = [name for name in REQUIRED_ENV if not env.get(name)]
             self.fail(f"an AGI environment block without {', '.join(missing)}")
             return
         self._ready = True
