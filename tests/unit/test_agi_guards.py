@@ -113,12 +113,16 @@ def test_lines_that_come_in_pieces_are_read_whole(serve) -> None:
     assert got == ["Gülşen Çağlar", "Büyük", "x"]
 
 
-def test_a_line_over_the_limit_during_a_call_ends_the_session(serve, caplog) -> None:
+@pytest.mark.parametrize("pieces", [1, 2], ids=["one-chunk", "joined"])
+def test_a_line_over_the_limit_during_a_call_ends_the_session(serve, caplog, pieces: int) -> None:
     port = serve(set_q, settings=Settings(agi_max_line_bytes=1024))
     peer = Peer(port)
     assert peer.command().startswith("SET VARIABLE")
-    peer.reply("200 result=1 (" + "x" * 2000 + ")")
-    assert peer.closed()
+    line = ("200 result=1 (" + "x" * 1500 + ")\n").encode()
+    for i in range(pieces):  # two: each piece under the limit, the line they make over it
+        peer.sock.sendall(line[i * len(line) // pieces : (i + 1) * len(line) // pieces])
+        time.sleep(0.05)
+    assert closed_by_the_server(peer.sock)
     assert "a line longer than 1024 bytes" in caplog.text
     assert "Traceback" not in caplog.text
 
