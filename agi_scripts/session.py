@@ -178,7 +178,9 @@ class AsyncAGI(asyncio.Protocol):
         self.deadline = NEVER
         self._buffer = bytearray()
         if self._ready:
-            log.warning("call %s: %s from %s; the session ends", self.env.get("agi_uniqueid", "?"), reason, self.peer)
+            log.warning(
+                "call %s (Asterisk at %s): %s; the session ends", self.env.get("agi_uniqueid", "?"), self.peer, reason
+            )
         else:
             log.warning("FastAGI connection from %s dropped: %s", self.peer, reason)
         if self._waiter is not None and not self._waiter.done():
