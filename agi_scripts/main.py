@@ -13,7 +13,7 @@ import uvloop
 
 from agi_scripts import ivr, survey, voicemail
 from agi_scripts.overflow import LivePredictor
-from agi_scripts.server import FastAGIServer, Script, serve
+from agi_scripts.server import FastAGIServer, Guards, Script, serve
 from alo185.core import bus, db
 from alo185.core.asterisk import Asterisk
 from alo185.core.settings import Settings
@@ -71,7 +71,7 @@ def build_server(settings: Settings, ivr_deps: ivr.IvrDeps) -> FastAGIServer:
         "voicemail": functools.partial(voicemail.run, deps=voicemail.VoicemailDeps(client, dirs)),
         "survey": functools.partial(survey.run, deps=survey_deps),
     }
-    return FastAGIServer((settings.agi_host, settings.agi_port), scripts)
+    return FastAGIServer((settings.agi_host, settings.agi_port), scripts, Guards.from_settings(settings))
 
 
 def reload(deps: ivr.IvrDeps) -> None:
