@@ -24,7 +24,6 @@ LOST_MARGIN = timedelta(seconds=2)
 CLOSED_REASONS = ("after_hours", "holiday")
 # Events that only add to a call already recorded: alone they make no record (an operator's test call).
 NO_NEW_RECORD = ("call.end", "call.hold", "call.recording")
-# A rebuilt call (``alo185.calls.rebuild``) makes a record only if it entered the hotline (it has a start).
 
 
 def _set(record: CallRecord, **fields: Any) -> None:
@@ -216,6 +215,7 @@ def record_for(session: Session, event: dict[str, Any]) -> CallRecord | None:
     uniqueid = event["uniqueid"]
     record = session.scalars(select(CallRecord).where(CallRecord.uniqueid == uniqueid)).one_or_none()
     if record is None:
+        # A rebuilt call without its start never entered the hotline (a callback's placeholder in a queue).
         if event["type"] in NO_NEW_RECORD or (event["type"] == "call.rebuilt" and event.get("ts") is None):
             return None  # a channel that never entered the hotline
         record = CallRecord(uniqueid=uniqueid, answered=False, abandoned=False)
