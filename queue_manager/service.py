@@ -168,7 +168,7 @@ class QueueManager:
         from queue_log (``rebuild_gap``); then CoreShowChannels tells the recorder which calls still exist
         (``pbx.channels``), so the record of a call that died with Asterisk is closed, not left open.
         """
-        self._gap_written_at = None  # events seen from now on lie after a gap not yet rebuilt
+        self.gap_opened()
         async with self._resyncing:  # a login and FullyBooted come together: one resync after the other
             await self._resync(manager)
 
@@ -184,9 +184,7 @@ class QueueManager:
         self._live_dirty.set()
         active = sorted({header(c, "Uniqueid") for c in channels if header(c, "Event") == "CoreShowChannel"})
         rebuilt = await self.rebuild_gap(now)
-        for event in rebuilt:  # before pbx.channels: a call that ended in the gap is ended, not taken for lost
-            self.outbox.put_nowait(event)
-        self._gap_written_at = self.published + len(self.outbox.items)
+        self.gap_rebuilt(rebuilt)  # before pbx.channels: a call that ended in the gap is ended, not taken for lost
         self.outbox.put_nowait({"type": "pbx.channels", "uniqueids": active, "ts": now})
         for gone in set(self.joined_at) - set(active):
             del self.joined_at[gone]
@@ -203,7 +201,7 @@ class QueueManager:
         """
         try:
             path = Asterisk.locate(self.settings).queue_log
-            since = await self._gap_start(now)
+            since = await self.gap_start(now)
             lines = await asyncio.to_thread(rebuild.read_since, path, since)
         except (ProvisionError, OSError, aioredis.RedisError) as exc:
             log.warning("calls missed while AMI was away cannot be rebuilt: %s", exc)
@@ -211,7 +209,18 @@ class QueueManager:
         self._rebuilt_to = now
         return rebuild.events(service_level.parse(lines))
 
-    async def _gap_start(self, now: float) -> float:
+    def gap_opened(self) -> None:
+        """AMI events may have been missed (a login): the mark of the last event written stays where it is."""
+        self._gap_written_at = None
+
+    def gap_rebuilt(self, events: list[dict[str, Any]]) -> None:
+        """The gap's rebuilt calls go out; the mark moves again once they are written (whatever the batches)."""
+        for event in events:
+            self.outbox.put_nowait(event)
+        self._gap_written_at = self.published + len(self.outbox.items)
+
+    async def gap_start(self, now: float) -> float:
+        """Where the gap to rebuild starts: the mark, or the last rebuild if later; an hour back without either."""
         seen = await self.redis.get(bus.QUEUE_MANAGER_SEEN)
         marks = [float(seen)] if seen else []
         if self._rebuilt_to is not None:
@@ -220,7 +229,7 @@ class QueueManager:
 
     def _resync_soon(self, manager: Manager, *_args: object) -> None:
         """After every (re)login and when Asterisk reports it has fully booted."""
-        self._gap_written_at = None  # at once: the first events after a login may be written before the resync runs
+        self.gap_opened()  # at once: the first events after a login may be written before the resync runs
         self._spawn(self.resync(manager))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task:
