@@ -24,6 +24,9 @@ CALL_EVENTS = "alo185:call-events"
 DEAD_LETTERS = "alo185:dead-letters"
 # Set (with a TTL) while the queue manager takes AMI events.
 QUEUE_MANAGER_ALIVE = "alo185:queue-manager:alive"
+# The Asterisk time of the last call event the queue manager wrote (no TTL): after it, events may have been
+# missed, and are rebuilt from queue_log at the next AMI login (``alo185.calls.rebuild``).
+QUEUE_MANAGER_SEEN = "alo185:queue-manager:seen"
 # The live queue state (a JSON snapshot), and the pub/sub channel its changes go out on.
 LIVE_QUEUES = "alo185:live"
 # The caller card (``alo185.tickets.caller_card``) the IVR leaves for the screen-pop, by the caller's uniqueid.
