@@ -46,3 +46,22 @@ def test_a_spoken_message_becomes_a_ticket_with_its_transcript(stack: Stack) -> 
     assert ticket.citizen is not None and ticket.citizen.phone == "+905327654321"
     assert (stack.settings.voicemail_path / vm.audio_file).stat().st_size > 8000 * 2 * 3  # > 3 s of speech
     assert not (spool.dirs_for(stack.settings).recording / f"{uniqueid}.wav").exists()
+
+
+def _event_types(stack: Stack, uniqueid: str) -> list[str]:
+    return [e.split("@")[0] for e in stack.events(uniqueid)]
+
+
+def test_hash_ends_the_message_and_the_caller_hears_it_is_saved(stack: Stack) -> None:
+    # The intro says: press # when done. Then the review (1 records again; nothing: kept) and "saved".
+    stack.unstaff("cenaze")
+    speech = stack.speech_file("water_ko", KOREAN, "ko")
+    sec = stack.prompt_seconds
+    keys = stack.after_notice("1w7", sec("no_operator") + sec("voicemail_intro") + 3)
+    uniqueid = stack.call(keys, caller="+905327654322", speech=speech, after_speech="#")
+
+    # The caller stays on the line: the PBX ends the call once "saved" has been played.
+    stack.wait_until_gone(uniqueid, timeout=150)
+    assert procs.wait_until(lambda: "voicemail.saved" in _event_types(stack, uniqueid), 30), stack.events(uniqueid)
+    assert "voicemail.failed" not in _event_types(stack, uniqueid)
+    assert procs.wait_until(lambda: _voicemail(stack, uniqueid) is not None, 90), "no ticket from the voicemail"
