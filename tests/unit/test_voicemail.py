@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 import wave
@@ -25,6 +26,7 @@ from sqlalchemy import func, select
 from alo185 import services
 from alo185.core import bus, db, procs, redis_server
 from alo185.core.settings import Settings
+from alo185.pbx import health
 from alo185.pbx.control import Pbx
 from alo185.tickets.models import Ticket
 from alo185.tickets.queries import tr_ascii, tr_fold
@@ -343,3 +345,21 @@ def test_a_job_on_a_read_only_disk_waits_instead_of_being_given_up(
         assert procs.wait_until(lambda: len(_tickets(vm_settings)) == 1, 30)
     assert client.xlen(spool.JOBS) == 0 and client.xlen(bus.DEAD_LETTERS) == 0
 
+
+def test_status_shows_a_disk_that_cannot_take_voicemails(vm_settings: Settings, small_disk: Path) -> None:
+    """``alo185 status`` (and ``health.disk_problems``, for a readiness check) names the directory and why."""
+
+    def status() -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "alo185", "status"]
+        return subprocess.run(argv, env=services.settings_env(vm_settings), capture_output=True, text=True, timeout=60)
+
+    roomy = vm_settings.replace(disk_min_free_mb=0)
+    assert health.disk_problems(roomy) == []
+    assert any("KB free, below 200 MB" in p for p in health.disk_problems(vm_settings))  # 512 KB is too little
+    filler = _fill(small_disk)
+    assert [p for p in health.disk_problems(roomy) if "ENOSPC" in p and str(small_disk) in p]
+    filler.unlink()
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    shown = status()
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    assert [line for line in shown.stdout.splitlines() if line.startswith("disk") and "EROFS" in line], shown.stderr
