@@ -69,6 +69,7 @@ def build_server(settings: Settings, ivr_deps: ivr.IvrDeps) -> FastAGIServer:
     scripts: dict[str, Script] = {
         "ivr": functools.partial(ivr.run, deps=ivr_deps),
         "voicemail": functools.partial(voicemail.run, deps=voicemail.VoicemailDeps(client, dirs)),
+        "voicemail-failed": functools.partial(voicemail.failed, deps=ivr_deps),
         "survey": functools.partial(survey.run, deps=survey_deps),
     }
     return FastAGIServer((settings.agi_host, settings.agi_port), scripts)

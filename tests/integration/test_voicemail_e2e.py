@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from sqlalchemy import select
 
-from alo185.core import db, procs
+from alo185 import services
+from alo185.core import bus, db, procs
 from alo185.tickets.models import Ticket
 from alo185.voicemail import spool
 from alo185.voicemail.models import Voicemail
@@ -65,3 +69,44 @@ def test_hash_ends_the_message_and_the_caller_hears_it_is_saved(stack: Stack) ->
     assert procs.wait_until(lambda: "voicemail.saved" in _event_types(stack, uniqueid), 30), stack.events(uniqueid)
     assert "voicemail.failed" not in _event_types(stack, uniqueid)
     assert procs.wait_until(lambda: _voicemail(stack, uniqueid) is not None, 90), "no ticket from the voicemail"
+
+
+def _bus_events(stack: Stack, uniqueid: str) -> list[dict]:
+    client = bus.connect(stack.settings.redis_connection_url)
+    return [e for e in bus.all_events(client) if e.get("uniqueid") == uniqueid]
+
+
+def test_a_message_that_cannot_be_recorded_reaches_an_operator_and_status_says_why(stack: Stack) -> None:
+    """The recording directory cannot be written (a read-only mount over it): the caller is not hung up on
+    after the beep; they hear that the message could not be recorded, are offered a callback or an
+    operator, and key 2 for the operator. ``alo185 status`` names the directory."""
+    stack.unstaff("cenaze")
+    speech = stack.speech_file("water_ko", KOREAN, "ko")
+    recording = spool.dirs_for(stack.settings).recording
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(recording)], check=True)
+    try:
+        status = subprocess.run(
+            [sys.executable, "-m", "alo185", "status"],
+            env=services.settings_env(stack.settings),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert status.returncode == 1, status.stdout + status.stderr
+        shown = [line for line in status.stdout.splitlines() if line.startswith("disk")]
+        assert [line for line in shown if str(recording.resolve()) in line and "EROFS" in line], status.stdout
+
+        sec = stack.prompt_seconds
+        keys = stack.after_notice("1w7", sec("no_operator") + sec("voicemail_intro") + 3)
+        uniqueid = stack.call(keys, caller="+905327654323", speech=speech, after_speech="2")
+        record = stack.wait_record(uniqueid, lambda r: r.answered, timeout=150)
+    finally:
+        subprocess.run(["umount", str(recording)], check=True)
+    events = _bus_events(stack, uniqueid)
+    assert [e["status"] for e in events if e["type"] == "voicemail.failed"] == ["ERROR"]
+    steps = [(e["node"], e["key"]) for e in events if e["type"] == "ivr.step"]
+    assert ("voicemail_failed", "") in steps and ("voicemail_failed_offer", "2") in steps, steps
+    assert "voicemail.saved" not in [e["type"] for e in events]
+    assert record.answered and record.queue == "genel", record.queue
+    stack.wait_until_gone(uniqueid)
+    assert _voicemail(stack, uniqueid) is None  # nothing was recorded, and nothing pretends it was
