@@ -111,9 +111,9 @@ class Recorder:
                 delay = backoff.next()
                 log.error("recording failed: %s; events stay pending, retrying in %.0f s", disk.describe(exc), delay)
                 self.stopping.wait(delay)
-            except Exception:
+            except Exception as exc:  # the database full or away among them: said in the first line
                 delay = backoff.next()
-                log.exception("recording failed; events stay pending, retrying in %.0f s", delay)
+                log.exception("recording failed (%s); events stay pending, retrying in %.0f s", exc, delay)
                 self.stopping.wait(delay)
 
 

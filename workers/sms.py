@@ -26,9 +26,9 @@ def run(sender: Sender, stopping: threading.Event, idle_s: float = 1.0, max_back
             backoff.reset()
             if sent == 0:
                 stopping.wait(idle_s)
-        except OperationalError as exc:
+        except OperationalError as exc:  # the database away, or its disk full
             delay = backoff.next()
-            log.warning("database unavailable, retrying in %.0f s: %s", delay, exc)
+            log.error("SMS sender cannot use the database (%s); what is due stays due, retrying in %.0f s", exc, delay)
             stopping.wait(delay)
         except OSError as exc:
             delay = backoff.next()

@@ -109,7 +109,11 @@ class Worker:
                 backoff.reset()
             except (redis.ConnectionError, OperationalError) as exc:
                 delay = backoff.next()
-                log.warning("voicemail worker waits %.0f s: %s", delay, exc)
+                log.error(
+                    "voicemail worker cannot reach Redis or the database (%s); jobs wait, retrying in %.0f s",
+                    exc,
+                    delay,
+                )
                 self.stopping.wait(delay)
             except OSError as exc:
                 delay = backoff.next()
