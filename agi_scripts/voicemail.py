@@ -4,8 +4,10 @@
 handler, on a channel that is already gone: it sends no AGI command. The dialplan passes the IVR's
 reason, language and path as arguments.
 
-``agi://…/voicemail-failed``: the message could not be recorded (the dialplan saw Record fail, or an
-empty file): the caller hears so and is offered a callback or an operator (``ivr.engine.recording_failed``).
+``agi://…/voicemail-ready``: before the intro, whether the recording directory can take the message.
+
+``agi://…/voicemail-failed``: the message cannot be recorded (no room or not writable, Record failed, or
+an empty file): the caller hears so and is offered a callback or an operator (``ivr.engine.recording_failed``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 class VoicemailDeps:
     redis: redis.Redis
     dirs: spool.Dirs
+    room_bytes: int = 0  # free space a message needs: the longest one (``spool.message_bytes``)
 
 
 async def run(agi: Channel, deps: VoicemailDeps) -> None:
@@ -58,6 +61,21 @@ async def run(agi: Channel, deps: VoicemailDeps) -> None:
         log.info("call %s left no message", job.uniqueid)
 
 
+async def ready(agi: Channel, deps: VoicemailDeps) -> None:
+    """Before the intro: can the recording directory take the longest message? ``ALO185_VM_READY`` 1 or 0.
+
+    Record() hangs up on the caller when the disk fills under it, so the room is checked first. Where the
+    directory is not on this machine, nothing can be said: 1.
+    """
+    uniqueid = agi.env.get("agi_uniqueid", "")
+    problem = None
+    if deps.dirs.recording.exists():
+        problem = await asyncio.to_thread(disk.problem, deps.dirs.recording, deps.room_bytes)
+    if problem is not None:
+        log.error("voicemail of call %s cannot be recorded: %s", uniqueid, problem)
+    await agi.set_variable("ALO185_VM_READY", "0" if problem else "1")
+
+
 async def failed(agi: Channel, deps: IvrDeps) -> None:
     """The message could not be recorded: tell the caller, offer a callback or an operator; ``ALO185_ACTION``
     says which (``callback``: stored and confirmed; ``queue``: the dialplan queues the call)."""
@@ -65,7 +83,7 @@ async def failed(agi: Channel, deps: IvrDeps) -> None:
     caller = normalize(agi.env_get("agi_callerid")) or ""
     queue, priority, lang = agi.env_get("agi_arg_1"), agi.env_get("agi_arg_2"), agi.env_get("agi_arg_3")
     log.error(
-        "voicemail of call %s could not be recorded (see 'alo185 status' for the disk): the caller is offered "
+        "voicemail of call %s not recorded (see 'alo185 status' for the disk): the caller is offered "
         "a callback or an operator",
         uniqueid,
     )

@@ -76,6 +76,11 @@ class Dirs:
             path.mkdir(parents=True, exist_ok=True)
 
 
+def message_bytes(max_s: int) -> int:
+    """The largest file Record() writes for a message of ``max_s`` seconds (8 kHz, 16-bit WAV) and its header."""
+    return max_s * 8000 * 2 + 44
+
+
 def dirs_for(settings: Settings) -> Dirs:
     recording = Asterisk.locate(settings).instance_dir.joinpath("spool", *VOICEMAIL_RECORDING)
     return Dirs(recording=recording, voicemail=settings.voicemail_path)
