@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from alo185 import services
+from alo185.callbacks.models import Callback
 from alo185.core import bus, db, procs
 from alo185.tickets.models import Ticket
 from alo185.voicemail import spool
@@ -91,14 +92,17 @@ def _fill(path: Path) -> None:
         os.close(fd)
 
 
-@pytest.mark.parametrize(("fault", "error"), [("read-only", "EROFS"), ("full", "ENOSPC")])
-def test_a_message_that_cannot_be_recorded_reaches_an_operator_and_status_says_why(
-    stack: Stack, fault: str, error: str
+@pytest.mark.parametrize(
+    ("fault", "error", "key", "caller"),
+    [("read-only", "EROFS", "2", "+905327654323"), ("full", "ENOSPC", "1", "+905327654324")],
+)
+def test_a_message_that_cannot_be_recorded_is_offered_an_operator_or_a_callback_and_status_says_why(
+    stack: Stack, fault: str, error: str, key: str, caller: str
 ) -> None:
     """The recording directory cannot take the message (a 64 KB tmpfs over it, read-only or full): the caller
     is not hung up on after the beep nor thanked for nothing; they hear that their message cannot be
-    recorded, are offered a callback or an operator, and key 2 for the operator. ``alo185 status`` names
-    the directory and the error."""
+    recorded and are offered a callback (1) or an operator (2). ``alo185 status`` names the directory and
+    the error."""
     stack.unstaff("cenaze")
     recording = spool.dirs_for(stack.settings).recording
     options = "ro,size=64k" if fault == "read-only" else "size=64k"
@@ -117,19 +121,26 @@ def test_a_message_that_cannot_be_recorded_reaches_an_operator_and_status_says_w
         shown = [line for line in status.stdout.splitlines() if line.startswith("disk")]
         assert [line for line in shown if str(recording.resolve()) in line and error in line], status.stdout
 
-        # Türkçe, cemetery (7); the failure is told instead of the intro; 2 during the offer.
+        # Türkçe, cemetery (7); the failure is told instead of the intro; the key during the offer.
         sec = stack.prompt_seconds
-        keys = stack.after_notice("1w7", sec("no_operator") + sec("voicemail_failed") + 2, "2")
-        uniqueid = stack.call(keys, caller="+905327654323")
-        record = stack.wait_record(uniqueid, lambda r: r.answered, timeout=150)
+        keys = stack.after_notice("1w7", sec("no_operator") + sec("voicemail_failed") + 2, key)
+        uniqueid = stack.call(keys, caller=caller)
+        to_operator = key == "2"
+        record = stack.wait_record(uniqueid, (lambda r: r.answered) if to_operator else None, timeout=150)
     finally:
         subprocess.run(["umount", str(recording)], check=True)
     events = _bus_events(stack, uniqueid)
     # Found before the intro and the beep: no room (a disk that fills under Record() hangs the call up).
     assert [e["status"] for e in events if e["type"] == "voicemail.failed"] == ["NOROOM"]
     steps = [(e["node"], e["key"]) for e in events if e["type"] == "ivr.step"]
-    assert ("voicemail_failed", "") in steps and ("voicemail_failed_offer", "2") in steps, steps
+    assert ("voicemail_failed", "") in steps and ("voicemail_failed_offer", key) in steps, steps
     assert "voicemail.saved" not in [e["type"] for e in events]
-    assert record.answered and record.queue == "genel", record.queue
+    if to_operator:
+        assert record.answered and record.queue == "genel", record.queue
+    else:  # the callback is kept in the IVR's queue, and the call ends there
+        assert [(e["state"], e["queue"]) for e in events if e["type"] == "callback"][:1] == [("requested", "genel")]
+        with db.session_factory(stack.settings.database_url)() as s:
+            callback = s.scalars(select(Callback).where(Callback.call_uniqueid == uniqueid)).one()
+            assert (callback.caller, callback.queue) == (caller, "genel")
     stack.wait_until_gone(uniqueid)
     assert _voicemail(stack, uniqueid) is None  # nothing was recorded, and nothing pretends it was
