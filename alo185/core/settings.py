@@ -81,6 +81,9 @@ class Settings:
     record_calls: bool = True
     recording_dir: Path | None = None
     voicemail_dir: Path | None = None
+    # Below this much free space (MB) where recordings and voicemails are written, the instance reports
+    # a disk problem (``alo185 status``): before the disk is full and a message is lost.
+    disk_min_free_mb: int = 200
     vosk_model: Path | None = None
     voicemail_rules: Path | None = None
     # Vosk's search in ``alo185 worker``, written over the model's conf/model.conf when it is loaded (the

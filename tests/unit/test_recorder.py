@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+import logging
+import os
+import shutil
+import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -13,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from alo185.calls.models import CallRecord
-from alo185.core import bus, db, redis_server
+from alo185.core import bus, db, procs, redis_server
 from alo185.core.settings import Settings
 from harness.instance import isolated_settings
 from workers.recorder import Recorder, apply_event
@@ -270,3 +276,52 @@ def test_calls_missing_from_asterisks_channel_list_are_closed_as_lost(sessions) 
     assert (rows["a"].outcome, rows["a"].end_cause, rows["a"].duration_s) == ("lost", "pbx_lost", 30.0)
     assert rows["b"].ended_at is None and rows["c"].ended_at is None  # still there / started as the list was taken
     assert (rows["done"].outcome, rows["done"].end_cause) == ("ended", "16")
+
+
+def test_the_recorder_waits_out_a_full_disk_and_then_records_what_waited(
+    redis_settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database's disk (a small tmpfs) is full: each commit fails; the recorder keeps running, says so
+    at ERROR a few times (each wait longer, no busy loop), acks nothing, and records it all once freed."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    database = Path(redis_settings.database_url.removeprefix("sqlite:///"))
+    size_kb = database.stat().st_size // 1024 + 256
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(disk)], check=True)
+    recorder: Recorder | None = None
+    try:
+        shutil.copyfile(database, disk / database.name)
+        settings = redis_settings.replace(db_url=f"sqlite:///{disk / database.name}")
+        filler = disk / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        with contextlib.suppress(OSError):
+            while os.write(fd, b"\0" * 4096):
+                pass
+        os.close(fd)
+        client = bus.connect(settings.redis_connection_url)
+        for e in EVENTS:
+            bus.publish(client, e)
+        recorder = Recorder(settings, consumer="t", max_backoff_s=1.0)
+        thread = threading.Thread(target=recorder.run, daemon=True)
+        with caplog.at_level(logging.ERROR, logger="workers.recorder"):
+            thread.start()
+            try:
+                assert procs.wait_until(lambda: any("full" in r.getMessage() for r in caplog.records), 10)
+                time.sleep(2.5)
+                failures = [r for r in caplog.records if r.levelno == logging.ERROR]
+                assert thread.is_alive() and 2 <= len(failures) <= 6, len(failures)
+                assert client.xpending(bus.CALL_EVENTS, "recorder")["pending"] == len(EVENTS)  # nothing acked
+
+                filler.unlink()
+                assert procs.wait_until(lambda: client.xpending(bus.CALL_EVENTS, "recorder")["pending"] == 0, 30)
+                assert thread.is_alive()
+            finally:
+                recorder.stopping.set()
+                thread.join(10)
+        with recorder.sessions() as s:
+            record = s.scalars(select(CallRecord)).one()
+            assert (record.queue, record.answered, record.talk_s) == ("su", True, 60.0)
+    finally:
+        if recorder is not None:
+            recorder.sessions.kw["bind"].dispose()  # its open database files would keep the disk busy
+        subprocess.run(["umount", "--lazy", str(disk)], check=True)
