@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -18,6 +15,7 @@ from alo185.tickets.models import Ticket
 from alo185.voicemail import spool
 from alo185.voicemail.models import Voicemail
 from harness.instance import Stack
+from tests import disks
 
 KOREAN = "안녕하세요 물이 나오지 않습니다 도와주세요"
 
@@ -81,17 +79,6 @@ def _bus_events(stack: Stack, uniqueid: str) -> list[dict]:
     return [e for e in bus.all_events(client) if e.get("uniqueid") == uniqueid]
 
 
-def _fill(path: Path) -> None:
-    """Fill the file system ``path`` is on to the last byte."""
-    fd = os.open(path / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        with contextlib.suppress(OSError):
-            while os.write(fd, b"\0" * 4096):
-                pass
-    finally:
-        os.close(fd)
-
-
 @pytest.mark.parametrize(
     ("fault", "error", "key", "caller"),
     [("read-only", "EROFS", "2", "+905327654323"), ("full", "ENOSPC", "1", "+905327654324")],
@@ -106,10 +93,9 @@ def test_a_message_that_cannot_be_recorded_is_offered_an_operator_or_a_callback_
     stack.unstaff("cenaze")
     recording = spool.dirs_for(stack.settings).recording
     options = "ro,size=64k" if fault == "read-only" else "size=64k"
-    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(recording)], check=True)
-    try:
+    with disks.tmpfs(recording, options):
         if fault == "full":
-            _fill(recording)
+            disks.fill(recording)
         status = subprocess.run(
             [sys.executable, "-m", "alo185", "status"],
             env=services.settings_env(stack.settings),
@@ -127,8 +113,6 @@ def test_a_message_that_cannot_be_recorded_is_offered_an_operator_or_a_callback_
         uniqueid = stack.call(keys, caller=caller)
         to_operator = key == "2"
         record = stack.wait_record(uniqueid, (lambda r: r.answered) if to_operator else None, timeout=150)
-    finally:
-        subprocess.run(["umount", str(recording)], check=True)
     events = _bus_events(stack, uniqueid)
     # Found before the intro and the beep: no room (a disk that fills under Record() hangs the call up).
     assert [e["status"] for e in events if e["type"] == "voicemail.failed"] == ["NOROOM"]

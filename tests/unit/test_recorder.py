@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import logging
-import os
 import shutil
 import subprocess
 import threading
@@ -22,6 +20,7 @@ from alo185.calls.models import CallRecord
 from alo185.core import bus, db, procs, redis_server
 from alo185.core.settings import Settings
 from harness.instance import isolated_settings
+from tests import disks
 from workers.recorder import Recorder, apply_event
 
 T0 = 1_795_256_920.0
@@ -292,12 +291,7 @@ def test_the_recorder_waits_out_a_full_disk_and_then_records_what_waited(
     try:
         shutil.copyfile(database, disk / database.name)
         settings = redis_settings.replace(db_url=f"sqlite:///{disk / database.name}")
-        filler = disk / "filler"
-        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-        with contextlib.suppress(OSError):
-            while os.write(fd, b"\0" * 4096):
-                pass
-        os.close(fd)
+        filler = disks.fill(disk)
         client = bus.connect(settings.redis_connection_url)
         for e in EVENTS:
             bus.publish(client, e)

@@ -5,11 +5,9 @@ The HTTP adapter talks to a local fake provider that answers as told (ok, 500, 4
 
 from __future__ import annotations
 
-import contextlib
 import http.server
 import json
 import logging
-import os
 import subprocess
 import threading
 import time
@@ -31,6 +29,7 @@ from alo185.sms.sender import Sender
 from alo185.tickets import news, workflow
 from alo185.tickets.models import Ticket, TicketStatus
 from alo185.tickets.queries import create_ticket
+from tests import disks
 from tests.staff import staff_client
 from workers.sms import run
 
@@ -244,11 +243,7 @@ def test_the_sender_waits_out_a_full_disk_and_then_sends_what_is_due(
         services.prepare_database(settings)
         sessions = db.session_factory(settings.database_url)
         _new_ticket(sessions)
-        fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
-        with contextlib.suppress(OSError):
-            while os.write(fd, b"\0" * 4096):
-                pass
-        os.close(fd)
+        filler = disks.fill(disk)
         with caplog.at_level(logging.ERROR, logger="workers.sms"):
             thread.start()
             assert procs.wait_until(lambda: any("full" in r.getMessage() for r in caplog.records), 10)
@@ -256,7 +251,7 @@ def test_the_sender_waits_out_a_full_disk_and_then_sends_what_is_due(
             assert thread.is_alive() and 2 <= len(caplog.records) <= 6, len(caplog.records)
             assert _messages(sessions) == [("created", "pending", "+905321234567")]
 
-            (disk / "filler").unlink()
+            filler.unlink()
             assert procs.wait_until(lambda: _messages(sessions)[0][1] == "sent", 30), caplog.text[-1000:]
             assert thread.is_alive()
         assert len({body["reference"] for body, _headers in provider.received}) == 1

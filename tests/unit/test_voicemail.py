@@ -37,6 +37,7 @@ from alo185.voicemail.model_files import packaged_model, speak
 from alo185.voicemail.models import Voicemail
 from alo185.voicemail.transcribe import Transcriber
 from harness.instance import isolated_settings
+from tests import disks
 from workers.voicemail import Worker
 
 KO_MODEL = packaged_model()
@@ -252,27 +253,9 @@ def test_worker_killed_and_redis_restarted_lose_no_voicemail(vm_settings: Settin
 def small_disk(vm_settings: Settings) -> Iterator[Path]:
     """The voicemail archive on a file system of its own, 512 KB (a tmpfs): it can be filled and made
     read-only. Recordings are copied into it from the PBX's spool (another file system)."""
-    archive = vm_settings.voicemail_path
-    archive.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k,mode=0755", "tmpfs", str(archive)], check=True)
-    try:
+    with disks.tmpfs(vm_settings.voicemail_path, "size=512k,mode=0755") as archive:
         spool.dirs_for(vm_settings).ensure()
         yield archive
-    finally:
-        subprocess.run(["umount", str(archive)], check=True)
-
-
-def _fill(path: Path) -> Path:
-    """Fill the file system ``path`` is on to the last byte; returns the file to delete to free it."""
-    filler = path / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        with contextlib.suppress(OSError):
-            while os.write(fd, b"\0" * 4096):
-                pass
-    finally:
-        os.close(fd)
-    return filler
 
 
 @contextlib.contextmanager
@@ -291,7 +274,7 @@ def test_a_hand_over_to_a_full_disk_leaves_no_partial_file(
 ) -> None:
     dirs = spool.dirs_for(vm_settings)
     recording = _record(vm_settings, "1700000003.1", spoken)
-    _fill(small_disk)
+    disks.fill(small_disk)
     with pytest.raises(OSError) as raised:
         spool.hand_over(bus.connect(vm_settings.redis_connection_url), dirs, spool.Job("1700000003.1"))
     assert raised.value.errno == errno.ENOSPC
@@ -310,7 +293,7 @@ def test_the_worker_waits_out_a_full_disk_and_then_does_the_backlog(
     # A half-copied file a crash left in the inbox, as the probe found them.
     (dirs.inbox / "1700000003.2.wav.partial").touch()
     os.utime(dirs.inbox / "1700000003.2.wav.partial", (time.time() - 600, time.time() - 600))
-    filler = _fill(small_disk)
+    filler = disks.fill(small_disk)
     worker = Worker(vm_settings, transcriber, max_backoff_s=1.0)
     with caplog.at_level(logging.ERROR, logger="workers.voicemail"), _running(worker) as thread:
         assert procs.wait_until(lambda: any("ENOSPC" in r.getMessage() for r in caplog.records), 10)
@@ -356,7 +339,7 @@ def test_status_shows_a_disk_that_cannot_take_voicemails(vm_settings: Settings, 
     roomy = vm_settings.replace(disk_min_free_mb=0)
     assert health.disk_problems(roomy) == []
     assert any("KB free, below 200 MB" in p for p in health.disk_problems(vm_settings))  # 512 KB is too little
-    filler = _fill(small_disk)
+    filler = disks.fill(small_disk)
     assert [p for p in health.disk_problems(roomy) if "ENOSPC" in p and str(small_disk) in p]
     filler.unlink()
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
