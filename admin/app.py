@@ -6,7 +6,7 @@ from flask import Flask, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from admin import auth, i18n
@@ -78,10 +78,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         """Refusals in Turkish, with the reason; JSON clients get JSON."""
         code = error.code
         assert code is not None  # Flask hands an error without a code (a proxy's) on without calling handlers
+        # A 405 says what is allowed (RFC 9110), as werkzeug's own page would.
+        allowed = error.valid_methods if isinstance(error, MethodNotAllowed) else None
+        headers = {"Allow": ", ".join(allowed)} if allowed else {}
         if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
-            return {"error": error.name, "message": error.description}, code
+            return {"error": error.name, "message": error.description}, code, headers
         reason = error.description if error.description != type(error).description else ""
-        return render_template("error.html", error=error, reason=reason), code
+        return render_template("error.html", error=error, reason=reason), code, headers
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -13,7 +13,7 @@ import uvloop
 
 from agi_scripts import ivr, survey, voicemail
 from agi_scripts.overflow import LivePredictor
-from agi_scripts.server import FastAGIServer, Script, serve
+from agi_scripts.server import FastAGIServer, Guards, Script, serve
 from alo185.core import bus, db
 from alo185.core.asterisk import Asterisk
 from alo185.core.settings import Settings
@@ -21,7 +21,7 @@ from alo185.menu.lookups import DbServices
 from alo185.menu.prompt_files import PromptFiles
 from alo185.menu.versions import LiveTree
 from alo185.tickets import caller_card
-from alo185.voicemail.spool import dirs_for
+from alo185.voicemail.spool import dirs_for, message_bytes
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +66,15 @@ def build_server(settings: Settings, ivr_deps: ivr.IvrDeps) -> FastAGIServer:
     client, dirs = bus.connect(settings.redis_connection_url), dirs_for(settings)
     dirs.ensure()
     survey_deps = survey.SurveyDeps(ivr_deps, client, dirs, settings.survey_period_days)
+    vm_deps = voicemail.VoicemailDeps(client, dirs, message_bytes(settings.voicemail_max_s))
     scripts: dict[str, Script] = {
         "ivr": functools.partial(ivr.run, deps=ivr_deps),
-        "voicemail": functools.partial(voicemail.run, deps=voicemail.VoicemailDeps(client, dirs)),
+        "voicemail": functools.partial(voicemail.run, deps=vm_deps),
+        "voicemail-ready": functools.partial(voicemail.ready, deps=vm_deps),
+        "voicemail-failed": functools.partial(voicemail.failed, deps=ivr_deps),
         "survey": functools.partial(survey.run, deps=survey_deps),
     }
-    return FastAGIServer((settings.agi_host, settings.agi_port), scripts)
+    return FastAGIServer((settings.agi_host, settings.agi_port), scripts, Guards.from_settings(settings))
 
 
 def reload(deps: ivr.IvrDeps) -> None:

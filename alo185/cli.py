@@ -21,6 +21,7 @@ from alo185.core.settings import Settings, load_settings
 from alo185.operators import phones, queue_commands
 from alo185.org import accounts
 from alo185.org.models import Role, User
+from alo185.pbx import health
 from alo185.pbx.control import Pbx, reload_phones
 from alo185.privacy import retention
 from alo185.voicemail import model_files
@@ -190,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="restart only alo185's processes (after an upgrade): the PBX and its calls go on untouched",
     )
     _deadline_option(restart)
-    sub.add_parser("status", help="which processes run")
+    sub.add_parser("status", help="which processes run; whether recordings and voicemails can be written")
     demo = sub.add_parser("demo", help="start everything and place demo calls")
     demo.add_argument("--calls", type=int, default=4)
     sub.add_parser("migrate", help="apply database migrations and add missing reference data")
@@ -254,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "status":
             for name, pid in services.status(settings).items():
                 print(f"{name:<9} {'pid ' + str(pid) if pid else 'stopped'}")
+            problems = health.disk_problems(settings)
+            for problem in problems or ["ok"]:
+                print(f"{'disk':<9} {problem}")
+            return 1 if problems else 0
         elif args.cmd == "demo":
             from harness import demo  # the development harness: this command is its only door from here
 

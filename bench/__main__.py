@@ -18,6 +18,7 @@ BENCHMARKS = {
     "screenpop": "bench.screenpop",
     "tickets": "bench.tickets",
     "transcribe": "bench.transcribe",
+    "writes": "bench.writes",
 }
 
 

@@ -74,17 +74,27 @@ class Stack:
         """Keys pressed once the recording notice (not interruptible) is over."""
         return self.keys(self.prompt_seconds("kvkk") + 1.0 + extra_s, *parts)
 
-    def call(self, keys: str = "", caller: str = "+905321234567", hang_up: bool = False, speech: str = "") -> str:
+    def call(
+        self,
+        keys: str = "",
+        caller: str = "+905321234567",
+        hang_up: bool = False,
+        speech: str = "",
+        after_speech: str = "",
+    ) -> str:
         """Originate a citizen's call into 185 that keys ``keys``; returns its uniqueid.
 
         With ``hang_up`` the caller leaves 4 s after the last key (end ``keys`` with pauses to stay longer).
-        With ``speech`` (see ``speech_file``) the caller then says it and hangs up.
+        With ``speech`` (see ``speech_file``) the caller then says it and hangs up; or, with ``after_speech``,
+        keys that (``#`` ends a voicemail) and stays until the PBX hangs up.
         """
         uniqueid = f"t{time.time_ns()}"
 
         async def _go() -> None:
             async with ami.session(self.settings) as manager:
-                await simulate.call_185(manager, uniqueid, caller, keys, hang_up=hang_up, speech=speech)
+                await simulate.call_185(
+                    manager, uniqueid, caller, keys, hang_up=hang_up, speech=speech, after_speech=after_speech
+                )
 
         asyncio.run(_go())
         return uniqueid

@@ -39,26 +39,32 @@ def then_survey(keys: str, answer: str = "2", seconds: int = 40) -> str:
     return keys + f"W{answer}" * seconds
 
 
-def _sim_caller_exten(keys: str, hang_up: bool, speech: str) -> str:
+def _sim_caller_exten(keys: str, hang_up: bool, speech: str, after_speech: str = "") -> str:
     """The extension of ``alo185-sim-caller`` that behaves so."""
     if speech:
-        return f"s{keys}-{speech}"
+        return f"s{keys}-{speech}-{after_speech}" if after_speech else f"s{keys}-{speech}"
     if not keys:
         return "silent"
     return f"q{keys}" if hang_up else f"k{keys}"
 
 
 async def call_185(
-    manager: Manager, channel_id: str, caller: str, keys: str = "", hang_up: bool = False, speech: str = ""
+    manager: Manager,
+    channel_id: str,
+    caller: str,
+    keys: str = "",
+    hang_up: bool = False,
+    speech: str = "",
+    after_speech: str = "",
 ) -> None:
     """Originate a citizen's call to 185 that keys ``keys`` (nothing if empty) a second after answering.
 
     ``channel_id`` becomes the uniqueid of the call's channel, so callers can find its record.
     With ``hang_up`` the caller leaves 4 s after the last key instead of staying on the line.
     With ``speech`` (a file in the instance's ``sounds/sim``, no extension) the caller says it
-    after the keys, then hangs up.
+    after the keys, then hangs up; or, with ``after_speech``, keys that and stays until the PBX hangs up.
     """
-    exten = _sim_caller_exten(keys, hang_up, speech)
+    exten = _sim_caller_exten(keys, hang_up, speech, after_speech)
     await ami.action(
         manager,
         {

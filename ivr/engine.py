@@ -14,7 +14,15 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from ivr import hours
-from ivr.tree import MINUTES, NO_OPERATOR_OFFER_PROMPTS, OVERFLOW_PROMPTS, Action, Tree
+from ivr.tree import (
+    LANGUAGES,
+    MINUTES,
+    NO_OPERATOR_OFFER_PROMPTS,
+    OVERFLOW_PROMPTS,
+    VOICEMAIL_FAILED_PROMPTS,
+    Action,
+    Tree,
+)
 
 STATUS_TRIES = 3
 PLATFORM_PRIORITY = 10
@@ -366,6 +374,34 @@ def _callback(call: _Call) -> Part[bool]:
 def _voicemail(call: _Call, reason: str) -> Outcome:
     call.out.action = "voicemail"
     call.out.reason = reason
+    return call.out
+
+
+def recording_failed(
+    tree: Tree, services: Services, caller: str, now: datetime, lang: str, queue: str, priority: int
+) -> Flow:
+    """The voicemail step could not record the message (its disk full or unwritable): the caller is told,
+    then 1 a callback in ``queue``, 2 or nothing an operator (action ``queue``). Nobody leaves unheard.
+
+    A caller who cannot be called back (no number), or a tree published before these prompts, is put
+    through to an operator at once.
+    """
+    out = Outcome(action="queue", queue=queue, priority=priority, lang=lang if lang in LANGUAGES else "tr")
+    call = _Call(tree, services, caller, now, out)
+    yield call.step("voicemail_failed", "")
+    if not set(VOICEMAIL_FAILED_PROMPTS) <= set(tree.prompts):
+        yield call.play("too_many_tries")
+        return call.out
+    if not caller:
+        yield call.play("voicemail_failed", "too_many_tries")
+        return call.out
+    key = yield call.play("voicemail_failed", "voicemail_failed_offer", keys="12")
+    if not key:
+        key = yield WaitKey(5000)
+    yield call.step("voicemail_failed_offer", key or "-")
+    if key == "1" and (yield from _callback(call)):
+        return call.out
+    yield call.play("too_many_tries")  # "we are transferring you to an operator"
     return call.out
 
 

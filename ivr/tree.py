@@ -32,6 +32,9 @@ PLATFORM_ROLES = ("muhtar", "esnaf", "meclis_uyesi")
 # Prompts the flow itself plays, whatever the menu nodes are.
 # Played by the dialplan's voicemail step, in the caller's language (the IVR passes their files).
 VOICEMAIL_PROMPTS = ("voicemail_intro", "voicemail_review", "voicemail_saved")
+# A message that could not be recorded (ivr/engine.py, recording_failed): the caller is told, then offered
+# a callback or an operator.
+VOICEMAIL_FAILED_PROMPTS = ("voicemail_failed", "voicemail_failed_offer")
 # Played by the post-call survey (ivr/survey.py).
 SURVEY_PROMPTS = ("survey_question", "survey_comment", "survey_thanks", "survey_opted_out")
 # The overflow offer (ivr/engine.py): the wait ("{minutes}" in it is spoken as the number of minutes),
@@ -55,6 +58,7 @@ SYSTEM_PROMPTS = (
     "no_operator",
     "no_operator_offer",
     *VOICEMAIL_PROMPTS,
+    *VOICEMAIL_FAILED_PROMPTS,
     *SURVEY_PROMPTS,
     *OVERFLOW_PROMPTS,
     *CALLBACK_PROMPTS,

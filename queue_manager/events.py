@@ -85,6 +85,10 @@ def _user_event(ev: AmiEvent) -> dict[str, Any] | None:
         return _base("ivr.done", ev, agi_status=first(ev, "AgiStatus", ""))
     if stage == "voicemail":
         return _base("call.voicemail", ev, reason=first(ev, "Reason", ""))
+    if stage == "voicemail-saved":  # the caller heard that the message is kept
+        return _base("voicemail.saved", ev)
+    if stage == "voicemail-failed":  # the message could not be written: the caller is offered another way
+        return _base("voicemail.failed", ev, status=first(ev, "Status", ""))
     if stage == "recording":
         return _base("call.recording", ev, file=first(ev, "File", ""))
     return None

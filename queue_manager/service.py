@@ -14,8 +14,12 @@ from typing import Any
 import redis.asyncio as aioredis
 from panoramisk import Manager
 
+from alo185.calls import rebuild
 from alo185.core import ami, bus, db
+from alo185.core.asterisk import Asterisk
+from alo185.core.asterisk_root import ProvisionError
 from alo185.core.settings import Settings
+from alo185.queues import service_level
 from alo185.tickets import caller_card
 from queue_manager import callbacks, commands, screenpop
 from queue_manager.events import TRANSLATORS, header
@@ -36,6 +40,10 @@ PUBLISH_MAX_BATCH = 500
 LIVE_INTERVAL_S = 0.1  # the live snapshot goes out at most this often
 RETRY_S = 0.5
 _JOIN_ENDS = ("queue.connect", "queue.abandon", "call.end")  # call events after which a caller no longer waits
+# The gap rebuilt at a login starts this long before the last event written: queue_log keeps whole seconds.
+GAP_MARGIN_S = 2.0
+# Without a mark of the last event written (a new instance, a lost Redis), the rebuild looks back this far.
+REBUILD_LOOKBACK_S = 3600.0
 # What an AMI event is handed to: panoramisk's manager and the event (a ``Message``, a mapping).
 Handler = Callable[[Manager, Mapping[str, Any]], None]
 
@@ -81,6 +89,11 @@ class QueueManager:
         self._live_payload: str | None = None  # the latest snapshot, for the writer
         self._live_task: asyncio.Task | None = None
         self.routes = self._routes()
+        # The mark of the last event written (``bus.QUEUE_MANAGER_SEEN``) moves only once the gap a resync
+        # rebuilds is written too: when ``published`` reaches this (None: a resync is under way).
+        self._gap_written_at: int | None = None
+        self._rebuilt_to: float | None = None  # the time the last rebuild read queue_log up to
+        self._resyncing = asyncio.Lock()
 
     def _routes(self) -> dict[str, tuple[Handler, ...]]:
         """AMI event name -> its handlers, in order: the call event first (the screen-pop reads its wait).
@@ -151,9 +164,15 @@ class QueueManager:
     async def resync(self, manager: Manager) -> None:
         """Rebuild from Asterisk's own lists: nothing stale survives a restart of Asterisk or of this process.
 
-        QueueStatus rebuilds the live state; CoreShowChannels tells the recorder which calls still
-        exist (``pbx.channels``), so the record of a call that died with Asterisk is closed, not left open.
+        QueueStatus rebuilds the live state; the calls' facts since the last event written are rebuilt
+        from queue_log (``rebuild_gap``); then CoreShowChannels tells the recorder which calls still exist
+        (``pbx.channels``), so the record of a call that died with Asterisk is closed, not left open.
         """
+        self.gap_opened()
+        async with self._resyncing:  # a login and FullyBooted come together: one resync after the other
+            await self._resync(manager)
+
+    async def _resync(self, manager: Manager) -> None:
         try:
             replies = await ami.list_action(manager, {"Action": "QueueStatus"})
             channels = await ami.list_action(manager, {"Action": "CoreShowChannels"})
@@ -168,10 +187,49 @@ class QueueManager:
         down_at = await self._pbx_down_at()
         if down_at is not None:
             listed["down_at"] = down_at
+        rebuilt = await self.rebuild_gap(now)
+        self.gap_rebuilt(rebuilt)  # before pbx.channels: a call that ended in the gap is ended, not taken for lost
         self.outbox.put_nowait(listed)
         for gone in set(self.joined_at) - set(active):
             del self.joined_at[gone]
-        log.info("resynchronised: %d queues, %d channels", len(self.live.queues), len(active))
+        log.info(
+            "resynchronised: %d queues, %d channels, %d calls rebuilt", len(self.live.queues), len(active), len(rebuilt)
+        )
+
+    async def rebuild_gap(self, now: float) -> list[dict[str, Any]]:
+        """The facts of the calls since the last event written, from queue_log (``alo185.calls.rebuild``).
+
+        The gap starts at the mark the writer keeps in Redis (or the last rebuild, if later), a little
+        before for queue_log's whole seconds: reading more than the gap is harmless, the recorder only
+        fills in what a record lacks.
+        """
+        try:
+            path = Asterisk.locate(self.settings).queue_log
+            since = await self.gap_start(now)
+            lines = await asyncio.to_thread(rebuild.read_since, path, since)
+        except (ProvisionError, OSError, aioredis.RedisError) as exc:
+            log.warning("calls missed while AMI was away cannot be rebuilt: %s", exc)
+            return []
+        self._rebuilt_to = now
+        return rebuild.events(service_level.parse(lines))
+
+    def gap_opened(self) -> None:
+        """AMI events may have been missed (a login): the mark of the last event written stays where it is."""
+        self._gap_written_at = None
+
+    def gap_rebuilt(self, events: list[dict[str, Any]]) -> None:
+        """The gap's rebuilt calls go out; the mark moves again once they are written (whatever the batches)."""
+        for event in events:
+            self.outbox.put_nowait(event)
+        self._gap_written_at = self.published + len(self.outbox.items)
+
+    async def gap_start(self, now: float) -> float:
+        """Where the gap to rebuild starts: the mark, or the last rebuild if later; an hour back without either."""
+        seen = await self.redis.get(bus.QUEUE_MANAGER_SEEN)
+        marks = [float(seen)] if seen else []
+        if self._rebuilt_to is not None:
+            marks.append(self._rebuilt_to)
+        return max(marks) - GAP_MARGIN_S if marks else now - REBUILD_LOOKBACK_S
 
     def _ami_lost(self, _manager: Manager, _exc: object) -> None:
         """AMI dropped (Asterisk died, or is stopping): the calls the next resync finds gone ended about now."""
@@ -184,9 +242,9 @@ class QueueManager:
             log.warning("Redis unavailable: when AMI was lost (%.3f) is not kept: %s", at, exc)
 
     async def _pbx_down_at(self) -> float | None:
-        """When AMI was last lost. Kept, not taken: the resyncs at a login and at FullyBooted run side by
-        side, and whichever the recorder gets first must carry it (the recorder uses it only for calls
-        it knows nothing of after that moment, so an old one does no harm)."""
+        """When AMI was last lost. Kept, not taken: every resync carries it, so none closes the lost calls
+        without it (the recorder uses it only for calls it knows nothing of after that moment, so an old
+        one does no harm)."""
         try:
             value = await self.redis.get(bus.PBX_DOWN_AT)
         except aioredis.RedisError as exc:
@@ -196,6 +254,7 @@ class QueueManager:
 
     def _resync_soon(self, manager: Manager, *_args: object) -> None:
         """After every (re)login and when Asterisk reports it has fully booted."""
+        self.gap_opened()  # at once: the first events after a login may be written before the resync runs
         self._spawn(self.resync(manager))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task:
@@ -276,6 +335,9 @@ class QueueManager:
             else:
                 messages.append((bus.screenpop_channel(pop["member"]), screenpop.payload(pop, card)))
         values = []
+        gap = self._gap_written_at
+        if events and gap is not None and self.published + len(events) >= gap:
+            values += self._seen_mark(events)
         if live is not None:
             values.append((bus.LIVE_QUEUES, live))
             messages.append((bus.LIVE_QUEUES, live))
@@ -301,6 +363,12 @@ class QueueManager:
             else:  # no card stored (0), or one the write could not use as it stood (its text)
                 self._card_missed(pop, outcome or None)
         return True
+
+    @staticmethod
+    def _seen_mark(events: list[dict]) -> list[tuple[str, str]]:
+        """The write's mark of the last event it holds (by Asterisk's time): up to there nothing was missed."""
+        times = [e["ts"] for e in events if e.get("type") != rebuild.REBUILT and isinstance(e.get("ts"), float | int)]
+        return [(bus.QUEUE_MANAGER_SEEN, repr(float(max(times))))] if times else []
 
     async def start(self) -> None:
         if self._publisher is None:

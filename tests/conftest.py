@@ -39,6 +39,7 @@ LONGEST_FIRST = {
     "tests/browser/": 100,
     "tests/integration/test_call_e2e.py": 100,
     "tests/integration/test_queue_figures_e2e.py": 100,
+    "tests/integration/test_queue_manager_crash_e2e.py": 95,
     "tests/integration/test_bench_quick.py::test_benchmark_quick_run[busy_hour]": 90,
     "tests/integration/test_softphones_e2e.py": 75,
     "tests/integration/test_survey_e2e.py": 70,

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from alo185.callbacks.models import PLACEHOLDER_PREFIX
 from alo185.calls import records
 from alo185.calls.models import CallRecord
-from alo185.core import bus, db
+from alo185.core import bus, db, disk
+from alo185.core.backoff import Backoff
 from alo185.core.settings import Settings
 from alo185.queues import intervals
 from alo185.surveys import answers
@@ -68,12 +69,13 @@ def close_lost(session: Session, event: dict[str, Any]) -> list[CallRecord]:
 
 
 class Recorder:
-    def __init__(self, settings: Settings, consumer: str | None = None) -> None:
+    def __init__(self, settings: Settings, consumer: str | None = None, max_backoff_s: float = 30.0) -> None:
         self.redis = bus.connect(settings.redis_connection_url)
         self.sessions: sessionmaker[Session] = db.session_factory(settings.database_url)
         # A stable name: after a restart this consumer takes back its own unacked events.
         self.consumer = consumer or socket.gethostname()
         self.stopping = threading.Event()
+        self.max_backoff_s = max_backoff_s
         bus.ensure_group(self.redis, GROUP)
 
     def run_once(self, block_ms: int = 1000) -> int:
@@ -82,7 +84,8 @@ class Recorder:
         batch = list(bus.read_group(self.redis, GROUP, self.consumer, block_ms=block_ms))
         if not batch:
             return 0
-        with self.sessions.begin() as session:
+        # One write transaction for the batch: it waits for the lock rather than failing on it.
+        with db.writing(self.sessions) as session:
             for msg_id, event in batch:
                 try:
                     with session.begin_nested():
@@ -98,15 +101,25 @@ class Recorder:
         return handled
 
     def run(self) -> None:
+        """Until stopped. A fault that lasts (Redis or the database away, a full disk) is waited out, each
+        retry later than the one before; nothing is acked meanwhile, so nothing is lost."""
+        backoff = Backoff(max_s=self.max_backoff_s)
         while not self.stopping.is_set():
             try:
                 self.run_once()
+                backoff.reset()
             except redis.ConnectionError as exc:
-                log.warning("Redis unavailable: %s", exc)
-                self.stopping.wait(1)
-            except Exception:
-                log.exception("recording failed; events stay pending and are retried")
-                self.stopping.wait(1)
+                delay = backoff.next()
+                log.warning("Redis unavailable, retrying in %.0f s: %s", delay, exc)
+                self.stopping.wait(delay)
+            except OSError as exc:
+                delay = backoff.next()
+                log.error("recording failed: %s; events stay pending, retrying in %.0f s", disk.describe(exc), delay)
+                self.stopping.wait(delay)
+            except Exception as exc:  # the database full or away among them: said in the first line
+                delay = backoff.next()
+                log.exception("recording failed (%s); events stay pending, retrying in %.0f s", exc, delay)
+                self.stopping.wait(delay)
         self.drain()
 
     def drain(self) -> None:
@@ -115,7 +128,7 @@ class Recorder:
         try:
             while self.run_once(block_ms=1):
                 pass
-        except (redis.ConnectionError, OperationalError) as exc:
+        except Exception as exc:  # what is not recorded stays on the stream, for the next start
             log.warning("stopping with events not yet recorded (they stay on the stream): %s", exc)
 
 

@@ -22,7 +22,7 @@ from typing import TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alo185.core import db
+from alo185.core import db, disk
 from alo185.core.settings import Settings
 from alo185.privacy import retention
 from alo185.privacy.models import DestructionLog
@@ -106,6 +106,10 @@ class Scheduler:
         """The job's result; a failure is logged, noted in ``done`` and left for the next tick."""
         try:
             return job()
+        except OSError as exc:  # a disk full or read-only: said plainly, without a traceback each minute
+            log.error("%s failed: %s; retried at the next tick", name, disk.describe(exc))
+            done.failed.append(name)
+            return None
         except Exception:
             log.exception("%s failed; retried at the next tick", name)
             done.failed.append(name)

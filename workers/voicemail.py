@@ -4,6 +4,10 @@ Jobs come from a consumer group, so several workers (on one machine or many shar
 voicemail directory) split them. A job is acked only after its ticket is committed; a worker
 that dies leaves its job pending, and the next start (or another worker, once the job has
 been idle long enough) takes it again. A job that keeps failing is set aside as a dead letter.
+
+A fault of the machine (the database or Redis away, a disk full or read-only) is no fault of the
+job: the job stays pending, the loop waits longer at each try (up to ``max_backoff_s``) and goes on
+by itself once the fault is gone.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import threading
 import redis
 from sqlalchemy.exc import OperationalError
 
-from alo185.core import bus, db
+from alo185.core import bus, db, disk
+from alo185.core.backoff import Backoff
 from alo185.core.settings import Settings
 from alo185.voicemail import spool
 from alo185.voicemail.intake import Intake
@@ -33,6 +38,7 @@ class Worker:
         transcriber: Transcriber | None = None,
         name: str = "worker",
         claim_idle_s: float = 300.0,
+        max_backoff_s: float = 30.0,
     ) -> None:
         self.settings = settings
         self.redis = bus.connect(settings.redis_connection_url)
@@ -41,6 +47,7 @@ class Worker:
         self.consumer = f"{socket.gethostname()}:{name}"
         self.claim_idle_ms = int(claim_idle_s * 1000)
         self.stopping = threading.Event()
+        self.max_backoff_s = max_backoff_s
         bus.ensure_group(self.redis, spool.GROUP, spool.JOBS)
 
     # -- the loop ------------------------------------------------------------------------------
@@ -57,14 +64,23 @@ class Worker:
         try:
             job = spool.Job.from_event(event)
             self.intake.process(job)
-        except OperationalError:
-            raise  # the database is unwell: the job stays pending and is retried
         except Exception as exc:
-            if self._attempts(msg_id) < MAX_ATTEMPTS:
-                log.exception("voicemail job %s failed; it will be retried", msg_id)
-                return
-            log.exception("voicemail job %s failed %d times; kept in %s", msg_id, MAX_ATTEMPTS, bus.DEAD_LETTERS)
-            bus.dead_letter(self.redis, msg_id, event, repr(exc))
+            if isinstance(exc, OperationalError) or disk.is_disk_fault(exc):
+                raise  # the database or the disk is unwell, not the job: it stays pending and is retried
+            self._failed(msg_id, event, exc)
+            return
+        self._done(msg_id)
+
+    def _failed(self, msg_id: str, event: dict, exc: Exception) -> None:
+        """A job that failed: tried again later, or set aside after ``MAX_ATTEMPTS``."""
+        if self._attempts(msg_id) < MAX_ATTEMPTS:
+            log.exception("voicemail job %s failed; it will be retried", msg_id)
+            return
+        log.exception("voicemail job %s failed %d times; kept in %s", msg_id, MAX_ATTEMPTS, bus.DEAD_LETTERS)
+        bus.dead_letter(self.redis, msg_id, event, repr(exc))
+        self._done(msg_id)
+
+    def _done(self, msg_id: str) -> None:
         self.redis.xack(spool.JOBS, spool.GROUP, msg_id)
         self.redis.xdel(spool.JOBS, msg_id)
 
@@ -80,16 +96,37 @@ class Worker:
         return spool.sweep(self.redis, self.dirs, older_than, spool.queued_ids(self.redis))
 
     def run(self) -> None:
+        """Until stopped: the sweep every minute, the jobs in between. A sweep that failed is tried again
+        at the next turn, so what waited on a full disk is handed over once it has room."""
         sweep_every, since_sweep = 60.0, 60.0
+        backoff = Backoff(max_s=self.max_backoff_s)
         while not self.stopping.is_set():
             try:
                 if since_sweep >= sweep_every:
                     self.sweep()
                     since_sweep = 0.0
                 since_sweep += 1.0 if self.run_once() == 0 else 0.0
+                backoff.reset()
             except (redis.ConnectionError, OperationalError) as exc:
-                log.warning("voicemail worker waits: %s", exc)
-                self.stopping.wait(1)
+                delay = backoff.next()
+                log.error(
+                    "voicemail worker cannot reach Redis or the database (%s); jobs wait, retrying in %.0f s",
+                    exc,
+                    delay,
+                )
+                self.stopping.wait(delay)
+            except OSError as exc:
+                delay = backoff.next()
+                log.error(
+                    "voicemail worker cannot keep voicemails on disk: %s; jobs wait, retrying in %.0f s",
+                    disk.describe(exc),
+                    delay,
+                )
+                self.stopping.wait(delay)
+            except Exception:
+                delay = backoff.next()
+                log.exception("voicemail worker failed; jobs wait, retrying in %.0f s", delay)
+                self.stopping.wait(delay)
 
 
 def main(settings: Settings, name: str = "worker") -> None:

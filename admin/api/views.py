@@ -1,7 +1,9 @@
 """The channels' JSON API (``/api/v1``): token auth, tickets and categories, an OpenAPI document.
 
 A client sends ``Authorization: Bearer <key>`` with a key made by ``alo185 apikey``. Errors are
-``{"error": "..."}`` with the HTTP status; a refused request changes nothing.
+``{"error": "..."}`` with the HTTP status, and ``"fields": {name: why}`` for each refused field; a
+refused request changes nothing. Input is parsed by the models of ``alo185/channels/schemas.py``,
+which the OpenAPI document is generated from.
 """
 
 from __future__ import annotations
@@ -12,29 +14,41 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin import context
 from admin.api.openapi import document
-from alo185.channels import api_keys
-from alo185.core import links
+from alo185.channels import api_keys, schemas
+from alo185.core import db, links
+from alo185.org.models import District
 from alo185.tickets import queries, search
-from alo185.tickets.models import Category, Channel, Ticket, TicketHistory
+from alo185.tickets.models import Category, Ticket, TicketHistory
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-MAX_LIMIT = 200
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, fields: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status = status
+        self.status, self.fields = status, fields
+
+    @classmethod
+    def invalid(cls, error: ValidationError) -> ApiError:
+        fields = schemas.field_errors(error)
+        return cls(400, schemas.refusal(fields), fields)
 
 
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError) -> ResponseReturnValue:
-    return jsonify(error=str(exc)), exc.status
+    body = schemas.ApiError(error=str(exc), fields=exc.fields)
+    return jsonify(body.model_dump(exclude_none=True)), exc.status
+
+
+@bp.before_request
+def _cap_body() -> None:
+    request.max_content_length = schemas.MAX_BODY_BYTES  # larger bodies: 413 before they are read
 
 
 def authorized(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -56,26 +70,35 @@ def _ticket_json(session: Session, ticket: Ticket) -> dict[str, Any]:
     history = session.scalars(
         select(TicketHistory).where(TicketHistory.ticket_id == ticket.id).order_by(TicketHistory.id)
     ).all()
-    return {
-        "number": ticket.number,
-        "status": queries.public_status(ticket),
-        "status_text": queries.PUBLIC_STATUS_TR[queries.public_status(ticket)],
-        "category": ticket.category.code,
-        "directorate": ticket.directorate.name if ticket.directorate else None,
-        "channel": str(ticket.channel),
-        "description": ticket.description,
-        "district": ticket.district.name if ticket.district else None,
-        "created_at": ticket.created_at.isoformat(),
-        "due_at": ticket.due_at.isoformat() if ticket.due_at else None,
-        "public_answer": ticket.public_answer,
-        "tracking_url": links.url(current_app.config["ALO185"].public_base_url, "track", token),
-        "history": [{"at": h.created_at.isoformat(), "status": str(h.to_status)} for h in history],
-    }
+    view = schemas.TicketView(
+        number=ticket.number,
+        status=queries.public_status(ticket),
+        status_text=queries.PUBLIC_STATUS_TR[queries.public_status(ticket)],
+        category=ticket.category.code,
+        directorate=ticket.directorate.name if ticket.directorate else None,
+        channel=str(ticket.channel),
+        description=ticket.description,
+        district=ticket.district.name if ticket.district else None,
+        created_at=ticket.created_at.isoformat(),
+        due_at=ticket.due_at.isoformat() if ticket.due_at else None,
+        public_answer=ticket.public_answer,
+        tracking_url=links.url(current_app.config["ALO185"].public_base_url, "track", token),
+        history=[schemas.HistoryStep(at=h.created_at.isoformat(), status=str(h.to_status)) for h in history],
+    )
+    return view.model_dump()
+
+
+def _query() -> dict[str, str | list[str]]:
+    """The query string; a parameter given twice stays a list, which a one-value field refuses."""
+    return {k: v[0] if len(v) == 1 else v for k, v in request.args.lists()}
 
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(document(current_app.config["ALO185"].public_base_url))
+    with context.sessions()() as s:
+        codes = s.scalars(select(Category.code).where(Category.active.is_(True)).order_by(Category.code)).all()
+        districts = s.scalars(select(District.name).order_by(District.name)).all()
+    return jsonify(document(current_app.config["ALO185"].public_base_url, codes, districts))
 
 
 @bp.get("/categories")
@@ -83,39 +106,39 @@ def openapi() -> Response:
 def categories() -> Response:
     with context.sessions()() as s:
         rows = s.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.code))
-        return jsonify([{"code": c.code, "name": c.name, "in_jurisdiction": c.in_jurisdiction} for c in rows])
+        listed = [schemas.CategoryView(code=c.code, name=c.name, in_jurisdiction=c.in_jurisdiction) for c in rows]
+        return jsonify([c.model_dump() for c in listed])
 
 
 @bp.post("/tickets")
 @authorized
 def create() -> ResponseReturnValue:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be a JSON object")
-    missing = [f for f in ("category", "description") if not str(body.get(f, "")).strip()]
-    if missing:
-        raise ApiError(400, f"missing: {', '.join(missing)}")
-    channel = str(body.get("channel", "web"))
-    if channel not in {c.value for c in Channel}:
-        raise ApiError(400, f"unknown channel {channel!r}")
-    with context.sessions().begin() as s:
+    try:
+        new = schemas.NewTicket.model_validate_json(request.get_data(cache=False) or b"null")
+    except ValidationError as exc:
+        raise ApiError.invalid(exc) from exc
+
+    def work(s: Session) -> dict[str, Any]:
         try:
             with s.begin_nested():
                 ticket = queries.create_ticket(
                     s,
-                    phone=str(body["phone"]) if body.get("phone") else None,
-                    category_code=str(body["category"]),
-                    description=str(body["description"])[:4000],
-                    channel=channel,
-                    type=str(body.get("type", "istek")),
-                    district=body.get("district"),
-                    mahalle=body.get("mahalle"),
+                    phone=new.phone,
+                    category_code=new.category,
+                    description=new.description,
+                    channel=new.channel,
+                    type=new.type,
+                    district=new.district or None,
+                    mahalle=new.mahalle or None,
                     actor="citizen",
                 )
-                ticket.address = body.get("address")
-        except (ValueError, TypeError) as exc:
-            raise ApiError(400, str(exc)) from exc
-        return jsonify(_ticket_json(s, ticket)), 201
+                ticket.address = new.address or None
+        except queries.FieldError as exc:
+            raise ApiError(400, schemas.refusal({exc.field: str(exc)}), {exc.field: str(exc)}) from exc
+        return _ticket_json(s, ticket)
+
+    # One short write transaction, run again if it lost a race for the lock or the citizen's row.
+    return jsonify(db.write(context.sessions(), work)), 201
 
 
 @bp.get("/tickets/<number>")
@@ -131,12 +154,9 @@ def get_ticket(number: str) -> Response:
 @bp.get("/tickets")
 @authorized
 def find_tickets() -> Response:
-    q = request.args.get("q", "").strip()
-    if not q:
-        raise ApiError(400, "q (a ticket number, a phone number or words) is required")
     try:
-        limit = max(1, min(int(request.args.get("limit", 50)), MAX_LIMIT))
-    except ValueError as exc:
-        raise ApiError(400, "limit is a number") from exc
+        query = schemas.TicketSearch.model_validate(_query())
+    except ValidationError as exc:
+        raise ApiError.invalid(exc) from exc
     with context.sessions()() as s:
-        return jsonify([_ticket_json(s, t) for t in search.search(s, q, limit=limit)])
+        return jsonify([_ticket_json(s, t) for t in search.search(s, query.q.strip(), limit=query.limit)])

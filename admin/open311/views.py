@@ -10,11 +10,16 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.orm import Session
 
 from admin import context
-from alo185.channels import api_keys, open311
+from alo185.channels import api_keys, open311, schemas
 from alo185.channels.open311 import Open311Error
 
 bp = Blueprint("open311", __name__, url_prefix="/open311")
 FORMATS = ("json", "xml")
+
+
+@bp.before_request
+def _cap_body() -> None:
+    request.max_content_length = schemas.MAX_BODY_BYTES  # larger bodies: 413 before they are read
 
 
 def _reply(root: str, fmt: str, produce: Callable[[Session], Any], write: bool = False) -> Response:

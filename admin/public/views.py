@@ -14,12 +14,13 @@ import redis
 from flask import Blueprint, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin import context
-from alo185.core import links
-from alo185.core.phone import normalize
+from alo185.channels import schemas
+from alo185.core import db, links
 from alo185.org.models import District
 from alo185.surveys import web
 from alo185.surveys.scale import LABELS
@@ -143,17 +144,35 @@ def _form_choices(session: Session) -> dict[str, list[tuple[str, str]]]:
     return {"categories": [(c, n) for c, n in categories], "districts": [(d, d) for d in districts]}
 
 
-def _form_errors(form: dict[str, str], consent: bool) -> list[str]:
-    errors = []
-    if normalize(form["phone"]) is None:
-        errors.append(gettext("Telefon numaranızı 05xx xxx xx xx biçiminde yazınız."))
-    if not form["category"]:
-        errors.append(gettext("Lütfen bir konu seçiniz."))
-    if not form["description"] or len(form["description"]) > 4000:
-        errors.append(gettext("Lütfen talebinizi yazınız (en çok 4000 karakter)."))
+def _field_error(field: str) -> str:
+    """What the citizen is told about a refused field, in the form's words."""
+    if field == "phone":
+        return gettext("Telefon numaranızı 05xx xxx xx xx biçiminde yazınız.")
+    if field == "category":
+        return gettext("Lütfen bir konu seçiniz.")
+    if field == "description":
+        return gettext("Lütfen talebinizi yazınız (en çok 4000 karakter).")
+    labels = {
+        "name": (gettext("Adınız soyadınız (isteğe bağlı)"), schemas.NAME_MAX),
+        "district": (gettext("İlçe"), schemas.PLACE_MAX),
+        "mahalle": (gettext("Mahalle"), schemas.PLACE_MAX),
+        "address": (gettext("Adres"), schemas.ADDRESS_MAX),
+    }
+    label, limit = labels[field]
+    return gettext("%(field)s geçersiz: en çok %(limit)s karakter yazınız.", field=label, limit=limit)
+
+
+def _parse_form(form: dict[str, str], consent: bool) -> tuple[schemas.WebForm | None, dict[str, str]]:
+    """The form parsed with the limits every channel has, or each refused field with its message."""
+    errors: dict[str, str] = {}
+    parsed = None
+    try:
+        parsed = schemas.WebForm.model_validate(form | {"consent": consent})
+    except ValidationError as exc:
+        errors = {field: _field_error(field) for field in schemas.field_errors(exc)}
     if not consent:
-        errors.append(gettext("Başvurunuzun işlenmesi için aydınlatma metnini onaylamanız gerekir."))
-    return errors
+        errors["consent"] = gettext("Başvurunuzun işlenmesi için aydınlatma metnini onaylamanız gerekir.")
+    return (parsed if not errors else None), errors
 
 
 @bp.route("/basvuru", methods=["GET", "POST"])
@@ -161,33 +180,38 @@ def web_form() -> ResponseReturnValue:
     """The citizens' web form: a ticket with channel ``web``, then its number and tracking link."""
     sessions = context.sessions()
     form = {name: request.form.get(name, "").strip() for name in FORM_FIELDS}
-    with sessions.begin() as s:
-        choices = _form_choices(s)
-        if request.method == "GET":
-            return render_template("public/form.html", form=form, errors=[], **choices)
-        errors = _form_errors(form, request.form.get("consent") == "on")
-        if not errors:
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        given, errors = _parse_form(form, request.form.get("consent") == "on")
+        if given is not None:
             try:
-                with s.begin_nested():
-                    ticket = queries.create_ticket(
-                        s,
-                        phone=form["phone"],
-                        category_code=form["category"],
-                        description=form["description"],
-                        channel="web",
-                        district=form["district"] or None,
-                        mahalle=form["mahalle"] or None,
-                        actor="citizen",
-                    )
-                    ticket.address = form["address"] or None
-                    if ticket.citizen is not None:
-                        ticket.citizen.kvkk_notice_version = KVKK_NOTICE_VERSION
-                        if form["name"] and not ticket.citizen.full_name:
-                            ticket.citizen.full_name = form["name"][:200]
-            except ValueError as exc:
-                errors.append(gettext("Başvuru kaydedilemedi: %(reason)s", reason=exc))
-        if errors:
-            return render_template("public/form.html", form=form, errors=errors, **choices), 400
-        token = links.sign(current_app.config["SECRET_KEY"], "track", ticket.id)
-        tracking = links.url(current_app.config["ALO185"].public_base_url, "track", token)
-        return render_template("public/form_done.html", number=ticket.number, tracking=tracking)
+                # One short write transaction, run again if it lost a race for the lock.
+                ticket = db.write(sessions, lambda s: _record_form(s, given))
+            except queries.FieldError as exc:
+                errors[exc.field] = gettext("Başvuru kaydedilemedi: %(reason)s", reason=exc)
+            else:
+                token = links.sign(current_app.config["SECRET_KEY"], "track", ticket.id)
+                tracking = links.url(current_app.config["ALO185"].public_base_url, "track", token)
+                return render_template("public/form_done.html", number=ticket.number, tracking=tracking)
+    with sessions() as s:
+        choices = _form_choices(s)
+    return render_template("public/form.html", form=form, errors=errors, **choices), 400 if errors else 200
+
+
+def _record_form(session: Session, given: schemas.WebForm) -> Ticket:
+    ticket = queries.create_ticket(
+        session,
+        phone=given.phone,
+        category_code=given.category,
+        description=given.description,
+        channel="web",
+        district=given.district or None,
+        mahalle=given.mahalle or None,
+        actor="citizen",
+    )
+    ticket.address = given.address or None
+    if ticket.citizen is not None:
+        ticket.citizen.kvkk_notice_version = KVKK_NOTICE_VERSION
+        if given.name and not ticket.citizen.full_name:
+            ticket.citizen.full_name = given.name
+    return ticket

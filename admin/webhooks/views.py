@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from admin import context
-from alo185.channels import whatsapp
+from alo185.channels import schemas, whatsapp
+from alo185.core import db
 from alo185.voicemail.categorize import DEFAULT_RULES, RulesFile
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 log = logging.getLogger(__name__)
+
+
+@bp.before_request
+def _cap_body() -> None:
+    request.max_content_length = schemas.MAX_BODY_BYTES  # larger bodies: 413 before they are read
 
 
 def _configured() -> tuple[str, str]:
@@ -42,14 +49,19 @@ def whatsapp_messages() -> ResponseReturnValue:
     if not whatsapp.signature_ok(secret, body, request.headers.get("X-Hub-Signature-256")):
         return jsonify(error="bad signature"), 401
     try:
-        messages = whatsapp.parse(json.loads(body))
-    except (json.JSONDecodeError, UnicodeDecodeError, whatsapp.Malformed) as exc:
-        return jsonify(error=f"malformed notification: {exc}"), 400
+        messages, ignored = whatsapp.parse(body)
+    except ValidationError as exc:
+        fields = schemas.field_errors(exc)
+        return jsonify(error=f"malformed notification: {schemas.refusal(fields)}", fields=fields), 400
     rules_file = current_app.extensions.setdefault(
         "alo185.rules", RulesFile(current_app.config["ALO185"].voicemail_rules or DEFAULT_RULES)
     )
-    sessions = context.sessions()
-    with sessions.begin() as s:  # all of a notification or none of it: Meta delivers it again
+
+    def work(s: Session) -> list[dict[str, object]]:
         rows = [whatsapp.handle(s, message, rules_file.get()) for message in messages]
-        result = [{"id": r.external_id, "action": r.action, "ticket_id": r.ticket_id} for r in rows]
-    return jsonify(received=len(result), messages=result)
+        return [{"id": r.external_id, "action": r.action, "ticket_id": r.ticket_id} for r in rows]
+
+    # All of a notification or none of it (Meta delivers it again), run again if it lost a race
+    # (two first messages of a new sender, each creating the citizen).
+    result = db.write(context.sessions(), work)
+    return jsonify(received=len(result), messages=result, ignored=ignored)

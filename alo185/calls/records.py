@@ -132,6 +132,37 @@ def _on_recording(r: CallRecord, e: dict[str, Any]) -> None:
     _set(r, recording_ref=e.get("file"))
 
 
+def _fill(record: CallRecord, **fields: Any) -> None:
+    """Only the fields the record lacks: what the call's own events set (to the microsecond) stays."""
+    for name, value in fields.items():
+        if getattr(record, name) in (None, "") and value not in (None, ""):
+            setattr(record, name, value)
+
+
+def _on_rebuilt(r: CallRecord, e: dict[str, Any]) -> None:
+    """A call's facts from Asterisk's durable record (``alo185.calls.rebuild``), after events were missed.
+
+    It fills in what the events would have set and corrects what their absence made wrong: an end taken
+    for a death with the PBX, an answer not seen, talk time guessed from the hang-up. A record that has
+    the facts is left as it is, so rebuilding twice, or a gap that missed nothing, changes nothing.
+    """
+    _fill(r, linkedid=e.get("linkedid"), caller=e.get("caller"), started_at=event_time(e.get("ts")))
+    _fill(r, agi_status=e.get("agi_status"), recording_ref=e.get("recording"))
+    if e.get("voicemail_reason") is not None:
+        _on_voicemail(r, {"reason": e["voicemail_reason"]})
+    _set(r, queue=e.get("queue"))  # the queue Asterisk says the caller was in, as ``queue.join`` does
+    if e.get("member") or e.get("answered"):
+        r.answered = True
+        _fill(r, answered_by=e.get("member"), answered_at=event_time(e.get("answered_ts")), wait_s=e.get("wait_s"))
+    if e.get("talk_s") is not None and r.talk_source != "queue":
+        r.talk_s, r.talk_source = e["talk_s"], "queue"
+    if e.get("abandoned"):
+        r.abandoned = True
+        _fill(r, wait_s=e.get("wait_s"))
+    if e.get("ended_ts") is not None and (r.ended_at is None or r.end_cause == LOST):
+        r.ended_at, r.end_cause = event_time(e["ended_ts"]), e.get("cause") or r.end_cause
+
+
 APPLY: dict[str, Callable[[CallRecord, dict[str, Any]], None]] = {
     "call.start": _on_start,
     "ivr": _on_ivr,
@@ -146,6 +177,7 @@ APPLY: dict[str, Callable[[CallRecord, dict[str, Any]], None]] = {
     "ivr.step": _on_ivr_step,
     "call.hold": _on_hold,
     "call.recording": _on_recording,
+    "call.rebuilt": _on_rebuilt,
 }
 
 
@@ -183,7 +215,8 @@ def record_for(session: Session, event: dict[str, Any]) -> CallRecord | None:
     uniqueid = event["uniqueid"]
     record = session.scalars(select(CallRecord).where(CallRecord.uniqueid == uniqueid)).one_or_none()
     if record is None:
-        if event["type"] in NO_NEW_RECORD:
+        # A rebuilt call without its start never entered the hotline (a callback's placeholder in a queue).
+        if event["type"] in NO_NEW_RECORD or (event["type"] == "call.rebuilt" and event.get("ts") is None):
             return None  # a channel that never entered the hotline
         record = CallRecord(uniqueid=uniqueid, answered=False, abandoned=False)
         session.add(record)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alo185.channels import schemas
 from alo185.org.models import District
 from alo185.tickets import queries
 from alo185.tickets.models import Category, Ticket, TicketAttachment
@@ -23,6 +25,10 @@ SPEC = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-21T00:00:00Z"
 DEFAULT_DAYS = 90
 MAX_RESULTS = 1000
+MAX_IDS = 100  # service_request_id or service_code lists in one GET
+MEDIA_URL_MAX = 300  # TicketAttachment.ref
+# A ticket's fields by the names of the spec's parameters, for naming what was refused.
+PARAMETERS = {"category": "service_code", "district": "attribute[ilce]", "mahalle": "attribute[mahalle]"}
 # Singular names of list items in the XML form.
 ITEMS = {
     "services": "service",
@@ -36,12 +42,27 @@ ITEMS = {
 
 
 class Open311Error(Exception):
-    def __init__(self, status: int, description: str) -> None:
+    """The spec's error list: one error, or one for each refused field (``"name: why"``)."""
+
+    def __init__(self, status: int, description: str, fields: dict[str, str] | None = None) -> None:
         super().__init__(description)
-        self.status, self.description = status, description
+        self.status, self.description, self.fields = status, description, fields or {}
+
+    @classmethod
+    def invalid(cls, error: ValidationError) -> Open311Error:
+        fields = schemas.field_errors(error)
+        return cls(400, schemas.refusal(fields), fields)
 
     def body(self) -> list[dict[str, Any]]:
+        if self.fields:
+            return [{"code": self.status, "description": f"{name}: {why}"} for name, why in self.fields.items()]
         return [{"code": self.status, "description": self.description}]
+
+
+def _given(params: dict[str, str]) -> dict[str, str]:
+    """Form parameters as the spec treats them: trimmed, and an empty one as not given."""
+    trimmed = {name: value.strip() for name, value in params.items()}
+    return {name: value for name, value in trimmed.items() if value}
 
 
 def discovery(base_url: str, contact: str) -> dict[str, Any]:
@@ -78,6 +99,8 @@ def services(session: Session) -> list[dict[str, Any]]:
 
 
 def _category(session: Session, code: str) -> Category:
+    if len(code) > schemas.CODE_MAX or "\x00" in code:  # no category has such a code: not looked up
+        raise Open311Error(404, f"service_code {code[: schemas.CODE_MAX]!r} not found")
     category = session.scalar(select(Category).where(Category.code == code, Category.active.is_(True)))
     if category is None:
         raise Open311Error(404, f"service_code {code!r} not found")
@@ -113,6 +136,31 @@ def definition(session: Session, code: str) -> dict[str, Any]:
     }
 
 
+Coordinate = Annotated[float, Field(allow_inf_nan=False)]
+Url = Annotated[str, StringConstraints(max_length=MEDIA_URL_MAX, pattern=schemas.NO_NUL)]
+Ids = Annotated[str, StringConstraints(max_length=MAX_IDS * 20, pattern=schemas.NO_NUL)]
+Filter = Annotated[str, StringConstraints(max_length=40, pattern=schemas.NO_NUL)]
+
+
+class RequestParams(schemas.Input):
+    """A POST's parameters, with the limits every channel has; what the spec adds is in ``NewRequest``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    service_code: schemas.Code
+    lat: Coordinate | None = Field(default=None, ge=-90, le=90)
+    long: Coordinate | None = Field(default=None, ge=-180, le=180)
+    address_string: schemas.Address = ""
+    address_id: schemas.Address = ""
+    description: schemas.Description
+    district: schemas.Place | None = Field(default=None, alias="attribute[ilce]")
+    mahalle: schemas.Place | None = Field(default=None, alias="attribute[mahalle]")
+    phone: schemas.Phone | None = None
+    first_name: schemas.Name = ""
+    last_name: schemas.Name = ""
+    media_url: Url = ""
+
+
 @dataclass(frozen=True)
 class NewRequest:
     service_code: str
@@ -129,44 +177,38 @@ class NewRequest:
     @classmethod
     def from_params(cls, params: dict[str, str]) -> NewRequest:
         """Validate a POST's parameters the way the spec asks; ``Open311Error(400)`` names what is wrong."""
-        code = params.get("service_code", "").strip()
-        if not code:
-            raise Open311Error(400, "service_code is required")
-        lat, lon = _coordinate(params, "lat"), _coordinate(params, "long")
-        address = params.get("address_string", "").strip()
-        if (lat is None) != (lon is None):
-            raise Open311Error(400, "lat and long go together")
-        if lat is None and not address and not params.get("address_id"):
+        try:
+            given = RequestParams.model_validate(_given(params))
+        except ValidationError as exc:
+            raise Open311Error.invalid(exc) from exc
+        if (given.lat is None) != (given.long is None):
+            raise Open311Error(400, "lat and long go together", {"lat": "lat and long go together"})
+        if given.lat is None and not given.address_string and not given.address_id:
             raise Open311Error(400, "a location is required: lat and long, or address_string, or address_id")
-        description = params.get("description", "").strip()
-        if not description or len(description) > 4000:
-            raise Open311Error(400, "description is required (at most 4000 characters)")
-        name = " ".join(p for p in (params.get("first_name", ""), params.get("last_name", "")) if p).strip()
         return cls(
-            service_code=code,
-            description=description,
-            lat=lat,
-            lon=lon,
-            address=address,
-            district=params.get("attribute[ilce]") or None,
-            mahalle=params.get("attribute[mahalle]") or None,
-            phone=params.get("phone", "").strip() or None,
-            name=name,
-            media_url=params.get("media_url", "").strip(),
+            service_code=given.service_code,
+            description=given.description,
+            lat=given.lat,
+            lon=given.long,
+            address=given.address_string,
+            district=given.district,
+            mahalle=given.mahalle,
+            phone=given.phone,
+            name=" ".join(p for p in (given.first_name, given.last_name) if p),
+            media_url=given.media_url,
         )
 
 
-def _coordinate(params: dict[str, str], name: str) -> float | None:
-    raw = params.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise Open311Error(400, f"{name} is not a number: {raw!r}") from None
-    if abs(value) > (90 if name == "lat" else 180):
-        raise Open311Error(400, f"{name} is out of range: {raw}")
-    return value
+class RequestQuery(schemas.Input):
+    """A GET's filters: ids, or service codes, dates and a status."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    service_request_id: Ids = ""
+    service_code: Ids = ""
+    start_date: Filter = ""
+    end_date: Filter = ""
+    status: Filter = ""
 
 
 def create(session: Session, new: NewRequest, client: str) -> list[dict[str, Any]]:
@@ -182,8 +224,9 @@ def create(session: Session, new: NewRequest, client: str) -> list[dict[str, Any
             mahalle=new.mahalle,
             actor="citizen",
         )
-    except ValueError as exc:
-        raise Open311Error(400, str(exc)) from exc
+    except queries.FieldError as exc:
+        name = PARAMETERS.get(exc.field, exc.field)
+        raise Open311Error(400, f"{name}: {exc}", {name: str(exc)}) from exc
     ticket.lat, ticket.lon, ticket.address = new.lat, new.lon, new.address or None
     if new.name and ticket.citizen is not None and not ticket.citizen.full_name:
         ticket.citizen.full_name = new.name[:200]
@@ -226,8 +269,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
 
 
-def _date(params: dict[str, str], name: str) -> datetime | None:
-    raw = params.get(name, "").strip()
+def _date(raw: str, name: str) -> datetime | None:
     if not raw:
         return None
     try:
@@ -239,20 +281,24 @@ def _date(params: dict[str, str], name: str) -> datetime | None:
 
 def find(session: Session, params: dict[str, str], now: datetime) -> list[dict[str, Any]]:
     """GET requests: by ids, or by service code, dates (default the last 90 days) and status."""
+    try:
+        given = RequestQuery.model_validate(_given(params))
+    except ValidationError as exc:
+        raise Open311Error.invalid(exc) from exc
     query = select(Ticket).order_by(Ticket.created_at.desc()).limit(MAX_RESULTS)
-    ids = [i.strip() for i in params.get("service_request_id", "").split(",") if i.strip()]
+    ids = _listed(given.service_request_id, "service_request_id")
     if ids:
         query = query.where(Ticket.number.in_(ids))
     else:
-        end = _date(params, "end_date") or now
-        start = _date(params, "start_date") or end - timedelta(days=DEFAULT_DAYS)
+        end = _date(given.end_date, "end_date") or now
+        start = _date(given.start_date, "start_date") or end - timedelta(days=DEFAULT_DAYS)
         if start > end:
             raise Open311Error(400, "start_date is after end_date")
         query = query.where(Ticket.created_at >= start, Ticket.created_at <= end)
-        codes = [c.strip() for c in params.get("service_code", "").split(",") if c.strip()]
+        codes = _listed(given.service_code, "service_code")
         if codes:
             query = query.join(Category, Ticket.category_id == Category.id).where(Category.code.in_(codes))
-        status = params.get("status", "").strip()
+        status = given.status
         if status == "open":
             query = query.where(Ticket.status.not_in(queries.FINISHED))
         elif status == "closed":
@@ -262,8 +308,16 @@ def find(session: Session, params: dict[str, str], now: datetime) -> list[dict[s
     return [as_request(t) for t in session.scalars(query)]
 
 
+def _listed(raw: str, name: str) -> list[str]:
+    """A comma-separated parameter; bounded, so one GET cannot become a query of any size."""
+    values = [v.strip() for v in raw.split(",") if v.strip()]
+    if len(values) > MAX_IDS:
+        raise Open311Error(400, f"{name}: at most {MAX_IDS} values", {name: f"at most {MAX_IDS} values"})
+    return values
+
+
 def one(session: Session, number: str) -> list[dict[str, Any]]:
-    ticket = session.scalar(select(Ticket).where(Ticket.number == number))
+    ticket = queries.find_by_number(session, number)  # no lookup for what is no ticket number
     if ticket is None:
         raise Open311Error(404, f"service_request_id {number!r} not found")
     return [as_request(ticket)]

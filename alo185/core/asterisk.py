@@ -59,6 +59,11 @@ class Asterisk:
             return self.settings.var_dir / "asterisk"
         return self.chroot / "srv" / "alo185" / self.settings.instance
 
+    @property
+    def queue_log(self) -> Path:
+        """Host path of Asterisk's ``queue_log`` (``logger.conf``): its durable record of queued calls."""
+        return self.instance_dir / "log" / "queue_log"
+
     def pbx_path(self, host_path: Path) -> str:
         """``host_path`` (a path under the root) as Asterisk sees it. On every prompt played: no syscalls."""
         if self.chroot is None:

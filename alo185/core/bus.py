@@ -24,6 +24,9 @@ CALL_EVENTS = "alo185:call-events"
 DEAD_LETTERS = "alo185:dead-letters"
 # Set (with a TTL) while the queue manager takes AMI events.
 QUEUE_MANAGER_ALIVE = "alo185:queue-manager:alive"
+# The Asterisk time of the last call event the queue manager wrote (no TTL): after it, events may have been
+# missed, and are rebuilt from queue_log at the next AMI login (``alo185.calls.rebuild``).
+QUEUE_MANAGER_SEEN = "alo185:queue-manager:seen"
 # When the queue manager last lost AMI (epoch seconds), sent with each resync: a call found gone then
 # ended when Asterisk went, not at the resync. In Redis, so it outlives a restart of the queue manager.
 PBX_DOWN_AT = "alo185:pbx:down-at"

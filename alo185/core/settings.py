@@ -8,6 +8,7 @@ Secrets are never configured by hand: they are generated once into ``<var>/secre
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import secrets
@@ -37,6 +38,18 @@ class Settings:
     ami_user: str = "alo185"
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
+    # The FastAGI server's guards (docs/ivr.md, "Who may connect, and for how long"): only Asterisk
+    # opens sessions, from agi_allowed_peers (addresses or networks) or ami_host (Asterisk's own
+    # address); at most agi_max_sessions at once; a line longer than agi_max_line_bytes, an environment
+    # block not complete after agi_header_timeout_s, or a command Asterisk does not answer within
+    # agi_command_timeout_s (plus the command's own wait: WAIT FOR DIGIT's, RECORD FILE's) ends the
+    # session, and the dialplan queues the caller to the general operators. The command timeout must
+    # outlast the longest prompt.
+    agi_allowed_peers: tuple[str, ...] = ("127.0.0.1", "::1")
+    agi_max_sessions: int = 1000
+    agi_max_line_bytes: int = 16384
+    agi_header_timeout_s: float = 10.0
+    agi_command_timeout_s: float = 120.0
     sip_port: int = 5060
     admin_host: str = "127.0.0.1"
     admin_port: int = 8185
@@ -68,6 +81,9 @@ class Settings:
     record_calls: bool = True
     recording_dir: Path | None = None
     voicemail_dir: Path | None = None
+    # Below this much free space (MB) where recordings and voicemails are written, the instance reports
+    # a disk problem (``alo185 status``): before the disk is full and a message is lost.
+    disk_min_free_mb: int = 200
     vosk_model: Path | None = None
     voicemail_rules: Path | None = None
     # Vosk's search in ``alo185 worker``, written over the model's conf/model.conf when it is loaded (the
@@ -101,6 +117,7 @@ class Settings:
     config_file: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
+        self._check_agi()
         for name in ("vosk_beam", "vosk_max_active", "vosk_min_active", "vosk_lattice_beam"):
             value = getattr(self, name)
             if not 0 <= value < float("inf"):  # also refuses NaN
@@ -111,6 +128,19 @@ class Settings:
             raise ValueError(
                 f"vosk_min_active ({self.vosk_min_active}) is more than vosk_max_active ({self.vosk_max_active})"
             )
+
+    def _check_agi(self) -> None:
+        for name in ("agi_max_sessions", "agi_max_line_bytes", "agi_header_timeout_s", "agi_command_timeout_s"):
+            value = getattr(self, name)
+            if not 0 < value < float("inf"):  # also refuses NaN
+                raise ValueError(f"{name}: {value!r} is not a number > 0")
+        for peer in self.agi_allowed_peers:
+            try:
+                ipaddress.ip_network(peer, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"agi_allowed_peers: {peer!r} is not an address or a network (127.0.0.1, 10.0.0.0/24, ::1)"
+                ) from None
 
     @property
     def voicemail_path(self) -> Path:

@@ -3,6 +3,7 @@ from the settings, the operators' phones, the queues and the shipped menu; and t
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jinja2
@@ -15,6 +16,10 @@ from ivr.default import default_tree
 
 TEMPLATE_DIR = REPO_DIR / "asterisk_conf"
 PACKAGED_DIR_KEYS = ("astmoddir", "astdatadir", "astvarlibdir", "astagidir", "astsbindir")
+# What a dialplan runs: ``exten => 185,1,App(`` or ``same => n(label),App(``; and ``${FUNC(`` anywhere.
+_APPLICATION = re.compile(r"^\s*(?:exten\s*=>\s*[^,]+,|same\s*=>\s*)[^,]+,\s*([A-Za-z]\w*)\(", re.MULTILINE)
+_FUNCTION = re.compile(r"\$\{([A-Za-z]\w*)\(")
+_LOAD = re.compile(r"^\s*load\s*=>\s*(\S+?)(?:\.so)?\s*(?:;.*)?$", re.MULTILINE)
 
 
 def packaged_directories(pbx: Asterisk) -> dict[str, str]:
@@ -88,3 +93,18 @@ def render(pbx: Asterisk) -> None:
     """Everything the instance is configured with: its .conf files and the operators' phone prompts."""
     render_all(pbx)
     codes.render_prompts(pbx.instance_dir / "sounds")
+
+
+def dialplan_applications(text: str) -> set[str]:
+    """The applications a dialplan (extensions.conf) runs, by name."""
+    return set(_APPLICATION.findall(text))
+
+
+def dialplan_functions(text: str) -> set[str]:
+    """The dialplan functions it reads or sets (``${FUNC(...)}``), by name."""
+    return set(_FUNCTION.findall(text))
+
+
+def loaded_modules(modules_conf: str) -> set[str]:
+    """The modules a modules.conf with ``autoload = no`` loads, without their ``.so``."""
+    return set(_LOAD.findall(modules_conf))

@@ -46,19 +46,34 @@ class Sender:
                 params[field] = links.url(self.base_url, purpose, token)
         return params
 
-    def run_once(self, now: datetime | None = None) -> int:
-        """Send what is due now; returns how many were tried."""
+    def run_once(self, now: datetime | None = None, limit: int = 50) -> int:
+        """Send what is due now, up to ``limit``; returns how many were tried.
+
+        Each message in a short write transaction of its own, so a web form waits for one send at
+        most, not a batch; on SQLite the write lock keeps two senders off one message, on PostgreSQL
+        the row lock does (``outbox.due`` skips locked rows).
+        """
         now = now or datetime.now(UTC)
-        with self.sessions.begin() as s:
-            batch = outbox.due(s, now)
-            for message in batch:
-                body = templates.render(s, message.template, self.params(message))
-                try:
-                    provider_id = self.gateway.send(message.phone, body, f"sms-{message.id}")
-                except SendError as exc:
-                    outbox.failed(message, body, str(exc), exc.permanent, now)
-                    log.warning("SMS %s not sent (attempt %d): %s", message.id, message.attempts, exc)
-                else:
-                    outbox.sent(message, body, provider_id, now)
-                s.flush()  # each result is kept even if a later one fails the transaction
-        return len(batch)
+        with self.sessions() as s:  # an idle sender only reads: it takes no write lock to find nothing
+            if not outbox.due(s, now, limit=1):
+                return 0
+        tried = 0
+        while tried < limit:
+            with db.writing(self.sessions) as s:
+                due = outbox.due(s, now, limit=1)
+                if not due:
+                    break
+                self.send(s, due[0], now)
+            tried += 1
+        return tried
+
+    def send(self, session: Session, message: SmsMessage, now: datetime) -> None:
+        """One message through the gateway; the result (sent, retry later, failed) is kept on its row."""
+        body = templates.render(session, message.template, self.params(message))
+        try:
+            provider_id = self.gateway.send(message.phone, body, f"sms-{message.id}")
+        except SendError as exc:
+            outbox.failed(message, body, str(exc), exc.permanent, now)
+            log.warning("SMS %s not sent (attempt %d): %s", message.id, message.attempts, exc)
+        else:
+            outbox.sent(message, body, provider_id, now)

@@ -54,6 +54,14 @@ OUT_OF_JURISDICTION_REASON = "Talebiniz kurumumuzun görev alanı dışında old
 TR_ASCII = str.maketrans("çğıöşüâîûÇĞİÖŞÜÂÎÛ", "cgiosuaiuCGIOSUAIU")
 
 
+class FieldError(ValueError):
+    """A value a new ticket cannot take (an unknown category or district, no phone number), by its field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def find_by_number(session: Session, number: str) -> Ticket | None:
     """The ticket with this public number; None without a lookup when the check digit is wrong."""
     cleaned = numbers.clean(number)
@@ -156,7 +164,7 @@ def _ticket_type(value: str) -> TicketType:
 def _citizen_for(session: Session, phone: str) -> Citizen:
     e164 = phones.normalize(phone)
     if e164 is None:
-        raise ValueError(f"not a phone number: {phone!r}")
+        raise FieldError("phone", f"not a phone number: {phone!r}")
     citizen = session.scalar(select(Citizen).where(Citizen.phone == e164))
     if citizen is None:
         citizen = Citizen(phone=e164)
@@ -185,12 +193,12 @@ def create_ticket(
     """
     category = session.scalar(select(Category).where(Category.code == category_code, Category.active.is_(True)))
     if category is None:
-        raise ValueError(f"unknown or inactive category: {category_code!r}")
+        raise FieldError("category", f"unknown or inactive category: {category_code!r}")
     intake = Channel(channel)
     ticket_type = _ticket_type(type)
     place = find_district(session, district) if district else None
     if district and place is None:
-        raise ValueError(f"unknown district: {district!r}")
+        raise FieldError("district", f"unknown district: {district!r}")
     area = find_mahalle(session, place, mahalle) if place is not None and mahalle else None
     now = datetime.now(UTC)
     ticket = Ticket(

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alo185.calls.models import CallRecord
+from alo185.core import db
 from alo185.core.settings import Settings
 from alo185.surveys.models import SurveyComment
 from alo185.tickets import queries
@@ -53,10 +54,14 @@ class Intake:
             return done  # a redelivery: already recorded
         audio = self._archive(job)
         transcript, error = self._transcribe(audio)
-        with self.sessions.begin() as s:
+
+        def record(s: Session) -> Voicemail | SurveyComment:
             if job.kind == "comment":
                 return _record_comment(s, job, audio, transcript, error, self.dirs.voicemail)
             return self._record(s, job, audio, transcript, error)
+
+        # The slow part (transcription) is done; the transaction is short, and run again if it lost a race.
+        return db.write(self.sessions, record)
 
     def _done(self, job: spool.Job) -> Voicemail | SurveyComment | None:
         with self.sessions() as s:

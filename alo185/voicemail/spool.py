@@ -22,7 +22,7 @@ from typing import Any, cast
 
 import redis
 
-from alo185.core import bus
+from alo185.core import bus, disk
 from alo185.core.asterisk import VOICEMAIL_RECORDING, Asterisk
 from alo185.core.settings import Settings
 
@@ -32,6 +32,8 @@ GROUP = "transcribers"
 MIN_AUDIO_BYTES = 1600
 # A survey comment is filed like a voicemail, under the call's uniqueid and this suffix.
 KINDS = {"voicemail": "", "comment": "-comment"}
+# A copy across file systems is written under this suffix and renamed when whole.
+PARTIAL = ".partial"
 
 
 @dataclass
@@ -74,6 +76,11 @@ class Dirs:
             path.mkdir(parents=True, exist_ok=True)
 
 
+def message_bytes(max_s: int) -> int:
+    """The largest file Record() writes for a message of ``max_s`` seconds (8 kHz, 16-bit WAV) and its header."""
+    return max_s * 8000 * 2 + 44
+
+
 def dirs_for(settings: Settings) -> Dirs:
     recording = Asterisk.locate(settings).instance_dir.joinpath("spool", *VOICEMAIL_RECORDING)
     return Dirs(recording=recording, voicemail=settings.voicemail_path)
@@ -107,12 +114,16 @@ def move_atomic(src: Path, dst: Path) -> None:
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-    partial = dst.with_name(dst.name + ".partial")
-    with src.open("rb") as fin, partial.open("wb") as fout:
-        shutil.copyfileobj(fin, fout)
-        fout.flush()
-        os.fsync(fout.fileno())
-    os.replace(partial, dst)
+    partial = dst.with_name(dst.name + PARTIAL)
+    try:
+        with src.open("rb") as fin, partial.open("wb") as fout:
+            shutil.copyfileobj(fin, fout)
+            fout.flush()
+            os.fsync(fout.fileno())
+        os.replace(partial, dst)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # a full disk: the source is still whole, the next try starts over
+        raise
     src.unlink()
 
 
@@ -137,9 +148,15 @@ def hand_over(client: redis.Redis, dirs: Dirs, job: Job) -> bool:
 
 
 def sweep(client: redis.Redis, dirs: Dirs, older_than_s: float, queued: set[str]) -> list[str]:
-    """Hand over recordings nobody handed over: finished long ago, or in the inbox without a job."""
+    """Hand over recordings nobody handed over: finished long ago, or in the inbox without a job.
+
+    A copy a crash left half-done (``.partial``) goes first: its source is still whole where it was.
+    """
     found: list[str] = []
     now = time.time()
+    for partial in sorted(dirs.inbox.glob(f"*{PARTIAL}")) if dirs.inbox.exists() else []:
+        if now - partial.stat().st_mtime >= older_than_s:
+            partial.unlink(missing_ok=True)
     for folder in (dirs.recording, dirs.inbox):
         for path in sorted(folder.glob("*.wav")) if folder.exists() else []:
             if path.stem in queued or path.stem in found or now - path.stat().st_mtime < older_than_s:
@@ -154,3 +171,16 @@ def queued_ids(client: redis.Redis) -> set[str]:
     entries = cast(bus.Entries, client.xrange(JOBS))
     jobs = (Job.from_event(json.loads(fields["event"])) for _id, fields in entries if "event" in fields)
     return {file_stem(job.uniqueid, job.kind) for job in jobs}
+
+
+def disk_problems(dirs: Dirs, min_free_bytes: int) -> list[str]:
+    """What keeps voicemails from being recorded or kept: a directory not writable or short of space.
+
+    The recording directory only where it is (the PBX may be on another machine); the archive, or
+    the directory it will be made in.
+    """
+    archive = dirs.inbox
+    while not archive.exists() and archive != archive.parent:
+        archive = archive.parent
+    paths = [dirs.recording, archive] if dirs.recording.exists() else [archive]
+    return [p for p in (disk.problem(path, min_free_bytes) for path in paths) if p is not None]

@@ -40,3 +40,9 @@ def test_benchmark_quick_run(name: str, tmp_path: Path) -> None:
         state = data["state"]
         assert data["state_ok"] is True and state["callers_waiting"] == 0 and not state["busy_operators"]
         assert state["call_events_in_redis"] == state["call_events_expected"] > 0 and state["open_queue_joins"] == 0
+    if name == "writes":
+        for kind in ("sqlite", "postgresql"):
+            figures = data[kind]
+            assert figures["errors"] == 0, figures
+            assert all(k["successes"] > 0 for k in figures["kinds"].values()), figures["kinds"]
+            assert figures["burst_web"]["successes"] == figures["burst_web"]["writers"] > 0, figures["burst_web"]

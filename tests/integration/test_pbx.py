@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from alo185.core import ami
+from alo185.pbx.config import dialplan_applications, dialplan_functions
 from tests.conftest import Stack
 
 
@@ -44,3 +45,16 @@ def test_ami_rejects_a_wrong_secret(stack: Stack) -> None:
     with pytest.raises(ami.AmiError, match="not accepted"):
         asyncio.run(ami.connect(wrong, timeout=2))
     assert stack.ami({"Action": "Ping"})[0].response == "Success"
+
+
+def test_the_running_asterisk_has_every_application_and_function_the_dialplan_uses(stack: Stack) -> None:
+    # modules.conf loads only what is listed: an application without its module fails the call reaching it.
+    dialplan = (stack.pbx.instance_dir / "etc" / "extensions.conf").read_text()
+    lines = stack.pbx.cli("core show applications").splitlines()
+    applications = {line.split(":")[0].strip().lower() for line in lines if ":" in line}
+    functions = {line.split()[0].lower() for line in stack.pbx.cli("core show functions").splitlines() if line.strip()}
+    used_applications = {name.lower() for name in dialplan_applications(dialplan)}
+    used_functions = {name.lower() for name in dialplan_functions(dialplan)}
+    assert {"read", "record", "queue"} <= used_applications and {"stat", "queue_exists"} <= used_functions
+    assert used_applications - applications == set()
+    assert used_functions - functions == set()

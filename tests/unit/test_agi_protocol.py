@@ -10,10 +10,12 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import uvloop
 
-from agi_scripts.server import FastAGIServer
+from agi_scripts.server import FastAGIServer, Guards
 from agi_scripts.session import AGIHangup, AsyncAGI
 from alo185.core.procs import wait_until
+from alo185.core.settings import Settings
 
 ENV = [
     "agi_network: yes",
@@ -29,8 +31,11 @@ ENV = [
 class Peer:
     """Asterisk's side of one AGI session."""
 
-    def __init__(self, port: int, env: list[str] = ENV) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    def __init__(self, port: int, env: list[str] = ENV, source: str | None = None) -> None:
+        """``source``: the address it connects from (any of 127.0.0.0/8 on Linux)."""
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout=5, source_address=(source, 0) if source else None
+        )
         self.r = self.sock.makefile("r", encoding="utf-8", newline="\n")
         self.w = self.sock.makefile("w", encoding="utf-8", newline="\n")
         self.w.write("\n".join(env) + "\n\n")
@@ -48,10 +53,10 @@ class Peer:
 
 
 class Loop:
-    """An event loop in a thread, as the server process runs one."""
+    """An event loop in a thread, as the server process runs one: uvloop's (``agi_scripts.main``)."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = uvloop.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
 
@@ -79,8 +84,9 @@ class Serve:
         self.loop = Loop()
         self.servers: list[FastAGIServer] = []
 
-    def __call__(self, script, deps=None, port: int = 0) -> int:
-        server = FastAGIServer(("127.0.0.1", port), {"ivr": functools.partial(script, deps=deps)})
+    def __call__(self, script, deps=None, port: int = 0, settings: Settings | None = None) -> int:
+        guards = Guards.from_settings(settings) if settings is not None else None
+        server = FastAGIServer(("127.0.0.1", port), {"ivr": functools.partial(script, deps=deps)}, guards)
         self.loop.run(server.start())
         self.servers.append(server)
         return server.port

@@ -239,3 +239,43 @@ def test_nobody_logged_in_offers_voicemail() -> None:
 def test_unknown_caller_gets_no_lookups() -> None:
     services = FakeServices(roles={"": "muhtar"}, open_by_phone={"": "1"})
     assert drive(["1", "3"], services, caller="").outcome.queue == "temizlik"
+
+
+def _recording_failed(keys: list[str], caller: str = CALLER, stored: bool = True) -> Run:
+    """The failed voicemail's flow, answered with ``keys`` (a press during a prompt or the wait; '' nothing)."""
+    flow = engine.recording_failed(default_tree(), FakeServices(), caller, WEEKDAY_10AM, "en", "su", 2)
+    pending = list(keys)
+    commands: list[engine.Command] = []
+    answer: Any = None
+    while True:
+        try:
+            cmd = flow.send(answer) if commands else next(flow)
+        except StopIteration as stop:
+            return Run(stop.value, commands)
+        commands.append(cmd)
+        answer = None
+        listens = isinstance(cmd, engine.WaitKey) or (isinstance(cmd, engine.Play) and bool(cmd.keys))
+        if listens and pending:
+            answer = pending.pop(0)
+        elif isinstance(cmd, engine.RequestCallback):
+            answer = stored
+
+
+@pytest.mark.parametrize(
+    ("keys", "action", "offer_key"), [(["1"], "callback", "1"), (["2"], "queue", "2"), (["", ""], "queue", "-")]
+)
+def test_a_voicemail_that_could_not_be_recorded_offers_a_callback_or_an_operator(
+    keys: list[str], action: str, offer_key: str
+) -> None:
+    run = _recording_failed(keys)
+    assert run.played[:2] == ["voicemail_failed", "voicemail_failed_offer"] and run.langs == {"en"}
+    assert (run.outcome.action, run.outcome.queue, run.outcome.priority) == (action, "su", 2)
+    assert f"voicemail_failed_offer:{offer_key}" in run.outcome.path
+    callbacks = [c for c in run.commands if isinstance(c, engine.RequestCallback)]
+    assert callbacks == ([engine.RequestCallback("su", 2, "en")] if action == "callback" else [])
+
+
+def test_a_refused_callback_or_a_withheld_number_goes_to_an_operator() -> None:
+    assert _recording_failed(["1"], stored=False).outcome.action == "queue"
+    withheld = _recording_failed([], caller="")
+    assert withheld.outcome.action == "queue" and "voicemail_failed_offer" not in withheld.played

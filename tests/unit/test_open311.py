@@ -107,14 +107,14 @@ def test_post_in_xml(api) -> None:
     ("extra", "status", "text"),
     [
         ({"api_key": "wrong"}, 403, "api_key"),
-        ({"service_code": ""}, 400, "service_code is required"),
+        ({"service_code": ""}, 400, "service_code: Field required"),
         ({"service_code": "yok"}, 404, "not found"),
         ({"lat": "", "long": ""}, 400, "a location is required"),
         ({"long": ""}, 400, "lat and long go together"),
-        ({"lat": "kuzey"}, 400, "lat is not a number"),
-        ({"lat": "123"}, 400, "out of range"),
-        ({"description": ""}, 400, "description is required"),
-        ({"attribute[ilce]": "Atlantis"}, 400, "unknown district"),
+        ({"lat": "kuzey"}, 400, "lat: Input should be a valid number"),
+        ({"lat": "123"}, 400, "lat: Input should be less than or equal to 90"),
+        ({"description": ""}, 400, "description: Field required"),
+        ({"attribute[ilce]": "Atlantis"}, 400, "attribute[ilce]: unknown district"),
     ],
 )
 @pytest.mark.parametrize("fmt", ["json", "xml"])

@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
+import shutil
+import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -13,9 +17,10 @@ import pytest
 from sqlalchemy import func, select
 
 from alo185.calls.models import CallRecord
-from alo185.core import bus, db, redis_server
+from alo185.core import bus, db, procs, redis_server
 from alo185.core.settings import Settings
 from harness.instance import isolated_settings
+from tests import disks
 from workers.recorder import Recorder, apply_event
 
 T0 = 1_795_256_920.0
@@ -296,3 +301,47 @@ def test_calls_lost_with_the_pbx_end_when_ami_was_lost_not_at_the_resync(session
         20.0,
     )
     assert (rows["l"].end_cause, rows["l"].duration_s) == ("pbx_lost", 0.0)
+
+
+def test_the_recorder_waits_out_a_full_disk_and_then_records_what_waited(
+    redis_settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database's disk (a small tmpfs) is full: each commit fails; the recorder keeps running, says so
+    at ERROR a few times (each wait longer, no busy loop), acks nothing, and records it all once freed."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    database = Path(redis_settings.database_url.removeprefix("sqlite:///"))
+    size_kb = database.stat().st_size // 1024 + 256
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(disk)], check=True)
+    recorder: Recorder | None = None
+    try:
+        shutil.copyfile(database, disk / database.name)
+        settings = redis_settings.replace(db_url=f"sqlite:///{disk / database.name}")
+        filler = disks.fill(disk)
+        client = bus.connect(settings.redis_connection_url)
+        for e in EVENTS:
+            bus.publish(client, e)
+        recorder = Recorder(settings, consumer="t", max_backoff_s=1.0)
+        thread = threading.Thread(target=recorder.run, daemon=True)
+        with caplog.at_level(logging.ERROR, logger="workers.recorder"):
+            thread.start()
+            try:
+                assert procs.wait_until(lambda: any("full" in r.getMessage() for r in caplog.records), 10)
+                time.sleep(2.5)
+                failures = [r for r in caplog.records if r.levelno == logging.ERROR]
+                assert thread.is_alive() and 2 <= len(failures) <= 6, len(failures)
+                assert client.xpending(bus.CALL_EVENTS, "recorder")["pending"] == len(EVENTS)  # nothing acked
+
+                filler.unlink()
+                assert procs.wait_until(lambda: client.xpending(bus.CALL_EVENTS, "recorder")["pending"] == 0, 30)
+                assert thread.is_alive()
+            finally:
+                recorder.stopping.set()
+                thread.join(10)
+        with recorder.sessions() as s:
+            record = s.scalars(select(CallRecord)).one()
+            assert (record.queue, record.answered, record.talk_s) == ("su", True, 60.0)
+    finally:
+        if recorder is not None:
+            recorder.sessions.kw["bind"].dispose()  # its open database files would keep the disk busy
+        subprocess.run(["umount", "--lazy", str(disk)], check=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pytest
 
-from alo185.pbx.config import TEMPLATE_DIR, render_all
+from alo185.core.settings import load_settings
+from alo185.pbx.config import TEMPLATE_DIR, dialplan_applications, dialplan_functions, loaded_modules, render_all
 from alo185.pbx.control import Pbx
 from tests.pbx_layout import fake_system_pbx
 
@@ -53,3 +56,27 @@ def test_pbx_paths_map_between_host_and_root(fake_pbx: Pbx) -> None:
         "-C",
         "/srv/alo185/t1/etc/asterisk.conf",
     ]
+
+
+def _documented_modules(kind: str) -> dict[str, str]:
+    """Each application (or function) of the installed Asterisk and the module that has it ("builtin": the
+    core), from the documentation its build generates from the module sources."""
+    settings = load_settings({k: v for k, v in os.environ.items() if k == "ALO185_PBX_ROOT"})
+    docs = Pbx.locate(settings).host_path("/usr/share/asterisk/documentation/core-en_US.xml").read_text()
+    return dict(re.findall(rf'<{kind} name="([^"]+)" language="en_US" module="([^"]*)"', docs))
+
+
+def test_every_dialplan_application_and_function_has_its_module_loaded(fake_pbx: Pbx) -> None:
+    # autoload = no: an application whose module is not listed fails the call that reaches it.
+    render_all(fake_pbx)
+    etc = fake_pbx.instance_dir / "etc"
+    loaded = loaded_modules((etc / "modules.conf").read_text()) | {"builtin"}
+    dialplans = [(etc / t.name).read_text() for t in TEMPLATE_DIR.glob("extensions*.conf")]
+    for kind, used in (
+        ("application", set().union(*map(dialplan_applications, dialplans))),
+        ("function", set().union(*map(dialplan_functions, dialplans))),
+    ):
+        modules = _documented_modules(kind)
+        assert {"Playback", "Record", "Queue", "STAT"} & used, f"no {kind} found: the parser is broken"
+        assert used - set(modules) == set(), f"{kind}s unknown to Asterisk"
+        assert {name: modules[name] for name in used if modules[name] not in loaded} == {}, f"{kind}s not loaded"

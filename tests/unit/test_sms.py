@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import http.server
 import json
+import logging
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from alo185 import services
-from alo185.core import db, links
+from alo185.core import db, links, procs
 from alo185.core.settings import Settings
 from alo185.org.models import Institution, User
 from alo185.sms import templates
@@ -26,7 +29,9 @@ from alo185.sms.sender import Sender
 from alo185.tickets import news, workflow
 from alo185.tickets.models import Ticket, TicketStatus
 from alo185.tickets.queries import create_ticket
+from tests import disks
 from tests.staff import staff_client
+from workers.sms import run
 
 S = TicketStatus
 
@@ -220,3 +225,38 @@ def test_admin_edits_templates_and_lists_the_outbox_masked(settings: Settings, s
         assert templates.render(s, "created", {"number": "42", "link": "L"}) == "Başvurunuz 42 alındı. L"
     outbox_page = client.get("/sms/").get_data(as_text=True)
     assert "+90 532 *** ** 67" in outbox_page and "+905321234567" not in outbox_page
+
+
+def test_the_sender_waits_out_a_full_disk_and_then_sends_what_is_due(
+    tmp_path: Path, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database's disk (a small tmpfs) fills up: no result can be kept. The sender keeps running, says so
+    at ERROR a few times (each wait longer, no busy loop) and, once the disk is freed, the message ends
+    sent; every try carried the same reference, so the provider sends it once."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)], check=True)
+    settings = Settings(var_dir=tmp_path, db_url=f"sqlite:///{disk / 'alo185.db'}", public_url="https://x.gov.tr")
+    stopping = threading.Event()
+    thread = threading.Thread(target=run, args=(Sender(settings, HttpGateway(provider.url)), stopping, 0.1, 1.0))
+    try:
+        services.prepare_database(settings)
+        sessions = db.session_factory(settings.database_url)
+        _new_ticket(sessions)
+        filler = disks.fill(disk)
+        with caplog.at_level(logging.ERROR, logger="workers.sms"):
+            thread.start()
+            assert procs.wait_until(lambda: any("full" in r.getMessage() for r in caplog.records), 10)
+            time.sleep(2.5)
+            assert thread.is_alive() and 2 <= len(caplog.records) <= 6, len(caplog.records)
+            assert _messages(sessions) == [("created", "pending", "+905321234567")]
+
+            filler.unlink()
+            assert procs.wait_until(lambda: _messages(sessions)[0][1] == "sent", 30), caplog.text[-1000:]
+            assert thread.is_alive()
+        assert len({body["reference"] for body, _headers in provider.received}) == 1
+    finally:
+        stopping.set()
+        if thread.is_alive():
+            thread.join(10)
+        subprocess.run(["umount", "--lazy", str(disk)], check=True)

@@ -6,12 +6,19 @@ audio espeak-ng speaks; nothing is downloaded.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import logging
 import os
 import signal
+import subprocess
+import sys
+import threading
 import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from sqlalchemy import func, select
@@ -19,6 +26,7 @@ from sqlalchemy import func, select
 from alo185 import services
 from alo185.core import bus, db, procs, redis_server
 from alo185.core.settings import Settings
+from alo185.pbx import health
 from alo185.pbx.control import Pbx
 from alo185.tickets.models import Ticket
 from alo185.tickets.queries import tr_ascii, tr_fold
@@ -29,6 +37,7 @@ from alo185.voicemail.model_files import packaged_model, speak
 from alo185.voicemail.models import Voicemail
 from alo185.voicemail.transcribe import Transcriber
 from harness.instance import isolated_settings
+from tests import disks
 from workers.voicemail import Worker
 
 KO_MODEL = packaged_model()
@@ -237,3 +246,103 @@ def test_worker_killed_and_redis_restarted_lose_no_voicemail(vm_settings: Settin
     finally:
         procs.stop(vm_settings, "worker")
     assert sorted(vm.uniqueid for _t, vm in _tickets(vm_settings)) == ids  # each once
+
+
+# -- a full or read-only disk --------------------------------------------------------------------------
+@pytest.fixture
+def small_disk(vm_settings: Settings) -> Iterator[Path]:
+    """The voicemail archive on a file system of its own, 512 KB (a tmpfs): it can be filled and made
+    read-only. Recordings are copied into it from the PBX's spool (another file system)."""
+    with disks.tmpfs(vm_settings.voicemail_path, "size=512k,mode=0755") as archive:
+        spool.dirs_for(vm_settings).ensure()
+        yield archive
+
+
+@contextlib.contextmanager
+def _running(worker: Worker) -> Iterator[threading.Thread]:
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        worker.stopping.set()
+        thread.join(10)
+
+
+def test_a_hand_over_to_a_full_disk_leaves_no_partial_file(
+    vm_settings: Settings, small_disk: Path, spoken: Path
+) -> None:
+    dirs = spool.dirs_for(vm_settings)
+    recording = _record(vm_settings, "1700000003.1", spoken)
+    disks.fill(small_disk)
+    with pytest.raises(OSError) as raised:
+        spool.hand_over(bus.connect(vm_settings.redis_connection_url), dirs, spool.Job("1700000003.1"))
+    assert raised.value.errno == errno.ENOSPC
+    assert list(dirs.inbox.iterdir()) == []  # no .partial, empty or not
+    assert recording.read_bytes() == spoken.read_bytes()  # the message is still whole where Asterisk left it
+
+
+def test_the_worker_waits_out_a_full_disk_and_then_does_the_backlog(
+    vm_settings: Settings, small_disk: Path, spoken: Path, transcriber: Transcriber, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The hook could not hand the message over (the disk was full); the worker's sweep meets the same full
+    disk, says so, and hands it over by itself once there is room: no restart, no ticket lost."""
+    dirs = spool.dirs_for(vm_settings)
+    recording = _record(vm_settings, "1700000003.2", spoken)
+    os.utime(recording, (time.time() - 600, time.time() - 600))  # the sweep's: long finished
+    # A half-copied file a crash left in the inbox, as the probe found them.
+    (dirs.inbox / "1700000003.2.wav.partial").touch()
+    os.utime(dirs.inbox / "1700000003.2.wav.partial", (time.time() - 600, time.time() - 600))
+    filler = disks.fill(small_disk)
+    worker = Worker(vm_settings, transcriber, max_backoff_s=1.0)
+    with caplog.at_level(logging.ERROR, logger="workers.voicemail"), _running(worker) as thread:
+        assert procs.wait_until(lambda: any("ENOSPC" in r.getMessage() for r in caplog.records), 10)
+        time.sleep(2.5)  # a few retries
+        assert thread.is_alive()
+        assert list(dirs.inbox.iterdir()) == [] and recording.exists()
+        retries = sum("ENOSPC" in r.getMessage() for r in caplog.records)
+        assert 2 <= retries <= 6, f"{retries} retries in about 3 s: a busy loop, or none"
+
+        filler.unlink()  # the disk is freed
+        assert procs.wait_until(lambda: len(_tickets(vm_settings)) == 1, 30), caplog.text[-2000:]
+        assert thread.is_alive()
+    [(_ticket, vm)] = _tickets(vm_settings)
+    assert (vm_settings.voicemail_path / vm.audio_file).read_bytes() == spoken.read_bytes()
+    assert not recording.exists() and list(dirs.inbox.iterdir()) == []
+
+
+def test_a_job_on_a_read_only_disk_waits_instead_of_being_given_up(
+    vm_settings: Settings, small_disk: Path, spoken: Path, transcriber: Transcriber
+) -> None:
+    """A job whose audio cannot be filed (a read-only archive) stays pending, however often it is tried,
+    and is done once the disk can be written again; it never ends as a dead letter."""
+    _queue(vm_settings, "1700000003.3", spoken)  # in the inbox, its job queued
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    worker = Worker(vm_settings, transcriber, max_backoff_s=0.2)
+    with _running(worker) as thread:
+        client = bus.connect(vm_settings.redis_connection_url)
+        [(msg_id, _fields)] = cast(bus.Entries, client.xrange(spool.JOBS))
+        assert procs.wait_until(lambda: worker._attempts(msg_id) > 6, 30)
+        assert thread.is_alive() and client.xlen(bus.DEAD_LETTERS) == 0 and _tickets(vm_settings) == []
+        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+        assert procs.wait_until(lambda: len(_tickets(vm_settings)) == 1, 30)
+    assert client.xlen(spool.JOBS) == 0 and client.xlen(bus.DEAD_LETTERS) == 0
+
+
+def test_status_shows_a_disk_that_cannot_take_voicemails(vm_settings: Settings, small_disk: Path) -> None:
+    """``alo185 status`` (and ``health.disk_problems``, for a readiness check) names the directory and why."""
+
+    def status() -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "alo185", "status"]
+        return subprocess.run(argv, env=services.settings_env(vm_settings), capture_output=True, text=True, timeout=60)
+
+    roomy = vm_settings.replace(disk_min_free_mb=0)
+    assert health.disk_problems(roomy) == []
+    assert any("KB free, below 200 MB" in p for p in health.disk_problems(vm_settings))  # 512 KB is too little
+    filler = disks.fill(small_disk)
+    assert [p for p in health.disk_problems(roomy) if "ENOSPC" in p and str(small_disk) in p]
+    filler.unlink()
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    shown = status()
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    assert [line for line in shown.stdout.splitlines() if line.startswith("disk") and "EROFS" in line], shown.stderr
