@@ -34,7 +34,9 @@ PORTS_PER_WORKER = 600
 # What to start first in a parallel run: the longest tests (seconds, measured alone with --durations=0).
 # Every other test follows, in the order collected; a test missing here only ends the run later.
 LONGEST_FIRST = {
+    "tests/integration/test_voicemail_e2e.py": 260,
     "tests/integration/test_ivr_e2e.py": 220,
+    "tests/integration/test_stop_e2e.py": 160,
     "tests/integration/test_callback_e2e.py": 150,
     "tests/browser/": 100,
     "tests/integration/test_call_e2e.py": 100,
@@ -47,7 +49,6 @@ LONGEST_FIRST = {
     "tests/integration/test_bench_quick.py::test_benchmark_quick_run[screenpop]": 60,
     "tests/integration/test_bench_quick.py::test_benchmark_quick_run[transcribe]": 60,
     "tests/integration/test_hold_e2e.py": 50,
-    "tests/integration/test_voicemail_e2e.py": 45,
     "tests/integration/test_pbx_restart_e2e.py": 45,
     "tests/integration/test_bench_quick.py::test_benchmark_quick_run[ivr]": 35,
     "tests/integration/test_bench_quick.py::test_benchmark_quick_run[calls]": 35,
