@@ -74,7 +74,10 @@ def build_server(settings: Settings, ivr_deps: ivr.IvrDeps) -> FastAGIServer:
         "voicemail-failed": functools.partial(voicemail.failed, deps=ivr_deps),
         "survey": functools.partial(survey.run, deps=survey_deps),
     }
-    return FastAGIServer((settings.agi_host, settings.agi_port), scripts, Guards.from_settings(settings))
+    counters = bus.Counters(settings.redis_connection_url)
+    return FastAGIServer(
+        (settings.agi_host, settings.agi_port), scripts, Guards.from_settings(settings), count=counters.incr
+    )
 
 
 def reload(deps: ivr.IvrDeps) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from agi_scripts.session import AGIHangup, AGISessionError, AsyncAGI, Limits
+from alo185.core import bus
 from alo185.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,8 +88,16 @@ def script_name(env: dict[str, str]) -> str:
 
 
 class FastAGIServer:
-    def __init__(self, address: tuple[str, int], scripts: dict[str, Script], guards: Guards | None = None) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        scripts: dict[str, Script],
+        guards: Guards | None = None,
+        count: Callable[[str], None] | None = None,
+    ) -> None:
         self.address = address
+        # Sessions ended and failed, for the metrics (``bus.AGI_SESSIONS``, ``bus.AGI_FAILURES``).
+        self.count = count or (lambda _key: None)
         self.scripts = scripts
         self.guards = guards or Guards.from_settings(Settings())
         self._peers = Peers(self.guards.peers)
@@ -159,6 +168,7 @@ class FastAGIServer:
             script = self.scripts.get(name)
             if script is None:
                 log.error("call %s asked for unknown AGI script %r", uniqueid, name)
+                self.count(bus.AGI_FAILURES)
                 return
             await script(agi)
         except AGIHangup:
@@ -167,8 +177,10 @@ class FastAGIServer:
             log.info("call %s: the session was ended; the dialplan falls back to the operators", uniqueid)
         except Exception:
             log.exception("AGI script failed for call %s; the dialplan falls back to the operators", uniqueid)
+            self.count(bus.AGI_FAILURES)
         finally:
             agi.close()
+            self.count(bus.AGI_SESSIONS)
 
     def stop_accepting(self) -> None:
         if self._server is not None:

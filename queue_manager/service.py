@@ -94,6 +94,7 @@ class QueueManager:
         self._gap_written_at: int | None = None
         self._rebuilt_to: float | None = None  # the time the last rebuild read queue_log up to
         self._resyncing = asyncio.Lock()
+        self._logins = 0  # AMI logins of this process: those after the first are reconnects (``bus.AMI_RECONNECTS``)
 
     def _routes(self) -> dict[str, tuple[Handler, ...]]:
         """AMI event name -> its handlers, in order: the call event first (the screen-pop reads its wait).
@@ -252,6 +253,19 @@ class QueueManager:
             return None
         return float(value) if value else None
 
+    def _logged_in(self, manager: Manager, *_args: object) -> None:
+        """Every AMI login: a resync, and a reconnect counted for the metrics after the first."""
+        self._logins += 1
+        if self._logins > 1:
+            self._spawn(self._count_reconnect())
+        self._resync_soon(manager)
+
+    async def _count_reconnect(self) -> None:
+        try:
+            await self.redis.incr(bus.AMI_RECONNECTS)
+        except aioredis.RedisError as exc:  # a metric lost, nothing else
+            log.warning("Redis unavailable: an AMI reconnect not counted: %s", exc)
+
     def _resync_soon(self, manager: Manager, *_args: object) -> None:
         """After every (re)login and when Asterisk reports it has fully booted."""
         self.gap_opened()  # at once: the first events after a login may be written before the resync runs
@@ -374,7 +388,7 @@ class QueueManager:
         if self._publisher is None:
             self._publisher = asyncio.create_task(self.publish_forever())
         self.manager = await ami.connect(
-            self.settings, timeout=30, on_login=self._resync_soon, on_disconnect=self._ami_lost
+            self.settings, timeout=30, on_login=self._logged_in, on_disconnect=self._ami_lost
         )
         self.manager.register_event("*", self.on_ami_event)
         self.manager.register_event("FullyBooted", self._resync_soon)
@@ -391,7 +405,7 @@ class QueueManager:
         while True:
             try:
                 if self.manager is not None and self.manager.authenticated:
-                    await self.redis.set(bus.QUEUE_MANAGER_ALIVE, "1", ex=ALIVE_TTL_S)
+                    await self.redis.set(bus.QUEUE_MANAGER_ALIVE, repr(time.time()), ex=ALIVE_TTL_S)
             except aioredis.ConnectionError as exc:
                 log.warning("Redis unavailable for the heartbeat: %s", exc)
             await asyncio.sleep(ALIVE_TTL_S / 3)

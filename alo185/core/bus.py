@@ -22,8 +22,15 @@ import redis.asyncio as aioredis
 
 CALL_EVENTS = "alo185:call-events"
 DEAD_LETTERS = "alo185:dead-letters"
-# Set (with a TTL) while the queue manager takes AMI events.
+# Set (with a TTL) while the queue manager takes AMI events; its value is when it was last set (epoch
+# seconds), for the readiness check (``alo185.monitoring.readiness``) to tell a stale heartbeat.
 QUEUE_MANAGER_ALIVE = "alo185:queue-manager:alive"
+# Counters the processes keep for the metrics (``alo185.monitoring.metrics``): one INCR where it happens,
+# so every process and every scrape sees the same totals. FastAGI sessions ended, those that failed
+# (an exception in the script), and the queue manager's AMI logins after its first.
+AGI_SESSIONS = "alo185:count:agi-sessions"
+AGI_FAILURES = "alo185:count:agi-failures"
+AMI_RECONNECTS = "alo185:count:ami-reconnects"
 # The Asterisk time of the last call event the queue manager wrote (no TTL): after it, events may have been
 # missed, and are rebuilt from queue_log at the next AMI login (``alo185.calls.rebuild``).
 QUEUE_MANAGER_SEEN = "alo185:queue-manager:seen"
@@ -353,3 +360,27 @@ class LoopPublisher:
                 await asyncio.sleep(retry_s)
                 continue
             del self._pending[: len(batch)]
+
+
+class Counters:
+    """INCRs sent from an event loop without waiting for their reply: a count kept for the metrics never
+    holds up a call, and a Redis away loses the count, nothing else."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._client: aioredis.Redis | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def incr(self, key: str) -> None:
+        if self._client is None:
+            self._client = aioredis.Redis.from_url(self._url, socket_timeout=2, socket_connect_timeout=2)
+        task = asyncio.get_running_loop().create_task(self._incr(self._client, key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _incr(client: aioredis.Redis, key: str) -> None:
+        try:
+            await client.incr(key)
+        except aioredis.RedisError as exc:
+            log.debug("%s not counted: %s", key, exc)
