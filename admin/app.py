@@ -15,6 +15,7 @@ from admin.calls.views import bp as calls_bp
 from admin.console.views import bp as console_bp
 from admin.ivr.views import bp as ivr_bp
 from admin.kvkk.views import bp as kvkk_bp
+from admin.monitoring.views import bp as monitoring_bp
 from admin.open311.views import bp as open311_bp
 from admin.public.views import bp as public_bp
 from admin.quality.views import bp as quality_bp
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(queues_bp)
     app.register_blueprint(console_bp)
     app.register_blueprint(wallboard_bp)
+    app.register_blueprint(monitoring_bp)
 
     @app.get("/")
     def index() -> ResponseReturnValue:
@@ -85,9 +87,5 @@ def create_app(settings: Settings | None = None) -> Flask:
             return {"error": error.name, "message": error.description}, code, headers
         reason = error.description if error.description != type(error).description else ""
         return render_template("error.html", error=error, reason=reason), code, headers
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
     return app

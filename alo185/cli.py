@@ -18,6 +18,7 @@ from alo185.core.asterisk import STOP_DEADLINE_S
 from alo185.core.asterisk_root import ProvisionError
 from alo185.core.phone import MaskingFilter
 from alo185.core.settings import Settings, load_settings
+from alo185.monitoring import readiness
 from alo185.operators import phones, queue_commands
 from alo185.org import accounts
 from alo185.org.models import Role, User
@@ -49,6 +50,20 @@ def _pbx(settings: Settings, args: argparse.Namespace) -> int:
         else:
             return subprocess.call(pbx.argv("-r"))
     return 0
+
+
+def _status(settings: Settings) -> int:
+    """Which processes run, the disks, and the readiness checks; 1 when a process is down or a check fails."""
+    pids = services.status(settings)
+    for name, pid in pids.items():
+        print(f"{name:<9} {'pid ' + str(pid) if pid else 'stopped'}")
+    problems = health.disk_problems(settings)
+    for problem in problems or ["ok"]:
+        print(f"{'disk':<9} {problem}")
+    checks = readiness.run(settings)
+    for check in checks:
+        print(f"{'ready':<9} {check.name:<13} {check.detail} ({check.ms:g} ms)")
+    return 0 if all(pids.values()) and not problems and all(c.ok for c in checks) else 1
 
 
 def _user(settings: Settings, args: argparse.Namespace) -> int:
@@ -191,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="restart only alo185's processes (after an upgrade): the PBX and its calls go on untouched",
     )
     _deadline_option(restart)
-    sub.add_parser("status", help="which processes run; whether recordings and voicemails can be written")
+    sub.add_parser("status", help="which processes run, whether recordings can be written, readiness")
     demo = sub.add_parser("demo", help="start everything and place demo calls")
     demo.add_argument("--calls", type=int, default=4)
     sub.add_parser("migrate", help="apply database migrations and add missing reference data")
@@ -253,12 +268,7 @@ def main(argv: list[str] | None = None) -> int:
                 services.down(settings, deadline_s=args.deadline)
                 services.up(settings)
         elif args.cmd == "status":
-            for name, pid in services.status(settings).items():
-                print(f"{name:<9} {'pid ' + str(pid) if pid else 'stopped'}")
-            problems = health.disk_problems(settings)
-            for problem in problems or ["ok"]:
-                print(f"{'disk':<9} {problem}")
-            return 1 if problems else 0
+            return _status(settings)
         elif args.cmd == "demo":
             from harness import demo  # the development harness: this command is its only door from here
 

@@ -114,6 +114,15 @@ class Settings:
     # seconds; the KVKK retention job once a day at retention_hour (local time, 0-23).
     escalation_interval_s: int = 60
     retention_hour: int = 3
+    # Readiness (``/readyz``, ``alo185 status``; docs/operations.md): the queue manager's heartbeat is stale
+    # after ready_heartbeat_max_s; the recorder is behind when more events than ready_recorder_lag_max
+    # wait for it; dead letters (events and jobs set aside for a person) above ready_dead_letters_max.
+    ready_heartbeat_max_s: float = 30.0
+    ready_recorder_lag_max: int = 1000
+    ready_dead_letters_max: int = 100
+    # ``/metrics`` for Prometheus with ``Authorization: Bearer <metrics_token>`` (off while empty), or for
+    # a supervisor's or an administrator's login.
+    metrics_token: str = ""
     config_file: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
