@@ -135,7 +135,10 @@ def _retention(settings: Settings, dry_run: bool) -> int:
 def _backup(settings: Settings, args: argparse.Namespace) -> int:
     directory = args.dir or backup.default_dir(settings)
     started = time.monotonic()
-    path, manifest = backup.create(settings, directory, settle_s=args.settle)
+    try:
+        path, manifest = backup.create(settings, directory, settle_s=args.settle)
+    except OSError as exc:  # a full or read-only disk: nothing is left behind
+        raise backup.BackupError(f"backup failed, no backup written: {exc}") from None
     size = path.stat().st_size
     print(f"{path}: {size / 1e6:.1f} MB, {len(manifest.files)} files, {time.monotonic() - started:.1f} s")
     for name in manifest.skipped:

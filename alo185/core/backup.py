@@ -7,7 +7,8 @@ little from compression and the database snapshot is small beside it. Members:
 
 - ``database/alo185.db`` (SQLite, by the online backup API: consistent while writers run) or
   ``database/alo185.pgdump`` (PostgreSQL, ``pg_dump -Fc`` in an exported snapshot);
-- ``settings/secrets.json`` (mode 0600) and ``settings/alo185.toml`` (the config file, if any);
+- ``settings/secrets.json`` (mode 0600) and ``settings/alo185.toml`` (the config file, if any; restored
+  beside the target's as ``alo185.toml.from-backup``);
 - ``files/voicemail/…``, ``files/evidence/…``, ``files/recordings/…`` (the audio and the DİF evidence);
 - ``manifest.json``, last: the format version, when, the schema revision, the source settings, the
   size and SHA-256 of every other member, the rows of every table in the snapshot, and the audio files
@@ -52,6 +53,7 @@ SUFFIX = ".tar"
 # being left): it is skipped and named in the manifest; the next backup takes it.
 SETTLE_S = 10.0
 IN_PROGRESS_SUFFIXES = (".partial", ".tmp", ".part")
+CONFIG_FROM_BACKUP = "alo185.toml.from-backup"
 FILE_MODE = 0o640
 PRIVATE_MODE = 0o600
 _CHUNK = 1 << 20
@@ -161,6 +163,8 @@ def _snapshot_sqlite(path: Path, into: Path) -> tuple[str | None, dict[str, int]
     target = sqlite3.connect(into)
     try:
         source.backup(target)
+    except sqlite3.Error as exc:
+        raise BackupError(f"the SQLite backup of {path} failed: {exc}") from None
     finally:
         source.close()
         target.close()
@@ -202,23 +206,28 @@ def _snapshot_postgres(url: str, into: Path) -> tuple[str | None, dict[str, int]
 class _Hashing(io.RawIOBase):
     """Reads through to ``raw``, hashing what passes: each file is read once, into the tar and the hash."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.raw, self.sha = raw, hashlib.sha256()
+    def __init__(self, raw: IO[bytes], path: Path, size: int) -> None:
+        self.raw, self.path, self.left, self.sha = raw, path, size, hashlib.sha256()
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
         data = self.raw.read(size)
+        if not data and self.left and size:
+            # Its tar header, already written, promised more: this backup cannot be completed.
+            raise BackupError(f"{self.path} shrank while it was copied: run the backup again")
+        self.left -= len(data)
         self.sha.update(data)
         return data
 
 
 def _add(tar: tarfile.TarFile, manifest: Manifest, name: str, source: Path, mode: int) -> None:
+    """``source`` as the member ``name``; a file grown meanwhile is taken as it was when opened."""
     with open(source, "rb") as fh:
         info = tar.gettarinfo(fileobj=fh, arcname=name)
         info.mode, info.uid, info.gid, info.uname, info.gname = mode, 0, 0, "", ""
-        hashing = _Hashing(fh)
+        hashing = _Hashing(fh, source, info.size)
         tar.addfile(info, hashing)
     manifest.files[name] = {"sha256": hashing.sha.hexdigest(), "size": info.size}
 
@@ -239,10 +248,8 @@ def _add_audio(tar: tarfile.TarFile, manifest: Manifest, settings: Settings, set
                     manifest.skipped.append(name)
                     continue
                 _add(tar, manifest, name, path, FILE_MODE)
-            except FileNotFoundError:  # destroyed by a retention run meanwhile: it is no longer ours to keep
-                manifest.files.pop(name, None)
-            except tarfile.ReadError:  # shrank while read: rewritten right now
-                manifest.skipped.append(name)
+            except FileNotFoundError:  # destroyed by a retention run (or moved from the inbox) meanwhile
+                continue
 
 
 def _source(settings: Settings) -> dict[str, Any]:
@@ -446,7 +453,9 @@ class Target:
 def _destination(target: Target, name: str) -> Path | None:
     parts = PurePosixPath(name).parts
     if parts[0] == "settings":
-        return target.var_dir / ("secrets.json" if parts[1] == "secrets.json" else "alo185.toml")
+        # The secrets come back in force (signed links, SIP passwords); the config file only beside the
+        # target's own, to review: the source's database URL or paths need not hold here.
+        return target.var_dir / ("secrets.json" if parts[1] == "secrets.json" else CONFIG_FROM_BACKUP)
     if parts[0] == "files":
         root = target.roots.get(parts[1])
         return root.joinpath(*parts[2:]) if root is not None else None

@@ -14,6 +14,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -209,10 +211,17 @@ def test_restore_over_data_needs_force(
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_a_full_disk_leaves_no_half_backup(live: Settings, tmp_path: Path) -> None:
+def test_a_full_disk_leaves_no_half_backup(
+    live: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with disks.tmpfs(tmp_path / "small", "size=1m,mode=0700") as small:
         with pytest.raises(OSError):
             backup.create(live, small / "backups")
+        assert list((small / "backups").iterdir()) == []
+        for name, value in (("VAR_DIR", live.var_dir), ("DB_URL", live.db_url), ("RECORDING_DIR", live.recording_dir)):
+            monkeypatch.setenv(f"ALO185_{name}", str(value))
+        assert cli.main(["backup", "--dir", str(small / "backups")]) == 2
+        assert "backup failed, no backup written" in capsys.readouterr().err
         assert list((small / "backups").iterdir()) == []
 
 
@@ -225,3 +234,24 @@ def test_prune_deletes_the_backups_older_than_the_period(tmp_path: Path) -> None
     os.utime(other, (time.time() - 91 * 86400,) * 2)
     assert backup.prune(tmp_path, 90) == [old]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([new.name, other.name])
+
+
+def test_a_backup_of_an_older_schema_is_migrated_when_restored(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old' / 'alo185.db'}"
+    scripts = ScriptDirectory.from_config(db.alembic_config(url))
+    head = scripts.get_current_head()
+    assert head is not None
+    newest = scripts.get_revision(head)
+    assert newest is not None and isinstance(newest.down_revision, str)
+    older = newest.down_revision
+    db.migrate(url)
+    command.downgrade(db.alembic_config(url), older)
+    db.engine_for(url).dispose()
+    path, manifest = backup.create(Settings(var_dir=tmp_path / "old", recording_dir=tmp_path / "rec"), tmp_path / "b")
+    assert manifest.schema_revision == older
+
+    target = backup.Target.new_dir(tmp_path / "restored")
+    backup.restore(path, target)
+    with db.engine_for(target.database_url).connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == head
+    db.engine_for(target.database_url).dispose()
