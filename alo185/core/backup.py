@@ -131,9 +131,11 @@ def _libpq(url: str) -> tuple[str, dict[str, str]]:
 
 
 def _schema_revision(conn: Connection) -> str | None:
-    with contextlib.suppress(sqlalchemy.exc.DBAPIError):
-        return conn.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar()
-    return None
+    """Alembic's revision; None for a database never migrated (asked without an error that would end the
+    PostgreSQL transaction holding the snapshot)."""
+    if "alembic_version" not in sqlalchemy.inspect(conn).get_table_names():
+        return None
+    return conn.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def table_rows(conn: Connection) -> dict[str, int]:
