@@ -7,13 +7,15 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import select
 
 from alo185 import services
 from alo185.channels import api_keys
-from alo185.core import db, procs
+from alo185.core import backup, db, procs
 from alo185.core.asterisk import STOP_DEADLINE_S
 from alo185.core.asterisk_root import ProvisionError
 from alo185.core.phone import MaskingFilter
@@ -145,6 +147,34 @@ def _retention(settings: Settings, dry_run: bool) -> int:
     return 0
 
 
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    directory = args.dir or backup.default_dir(settings)
+    started = time.monotonic()
+    try:
+        path, manifest = backup.create(settings, directory, settle_s=args.settle)
+    except OSError as exc:  # a full or read-only disk: nothing is left behind
+        raise backup.BackupError(f"backup failed, no backup written: {exc}") from None
+    size = path.stat().st_size
+    print(f"{path}: {size / 1e6:.1f} MB, {len(manifest.files)} files, {time.monotonic() - started:.1f} s")
+    for name in manifest.skipped:
+        print(f"skipped (still being written): {name}")
+    if args.prune_older_than is not None:
+        for old in backup.prune(directory, args.prune_older_than):
+            print(f"deleted (older than {args.prune_older_than} days): {old}")
+    return 0
+
+
+def _restore(settings: Settings, args: argparse.Namespace) -> int:
+    if args.into is not None:
+        target = backup.Target.new_dir(args.into, args.db_url)
+    else:
+        target = backup.Target.of(settings if args.db_url is None else settings.replace(db_url=args.db_url))
+    manifest = backup.restore(args.archive, target, force=args.force)
+    rows = manifest.rows
+    print(f"restored {manifest.created} into {target.var_dir}: {len(manifest.files)} files, {sum(rows.values())} rows")
+    return 0
+
+
 def _foreground(command: str, settings: Settings, args: argparse.Namespace) -> int:
     # Each process loads only its own adapter: ``alo185 agi`` needs neither Flask nor Vosk.
     if command == "agi":
@@ -186,6 +216,36 @@ def _deadline_option(parser: argparse.ArgumentParser) -> None:
         help="stopping the PBX: it takes no new call and waits this long for the calls in progress to end, "
         f"then cuts those still up (default {STOP_DEADLINE_S:.0f}; 0 cuts them at once)",
     )
+
+
+def _days(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a number of days, 1 or more: {text!r}")
+    return value
+
+
+def _backup_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    make = sub.add_parser("backup", help="write a backup: the database, the settings and secrets, the audio")
+    make.add_argument("--dir", type=Path, help="where (default: <var>/backups)")
+    make.add_argument(
+        "--prune-older-than",
+        type=_days,
+        metavar="DAYS",
+        help="then delete the backups there older than this (KVKK: at most the shortest retention period)",
+    )
+    make.add_argument(
+        "--settle",
+        type=float,
+        default=backup.SETTLE_S,
+        metavar="SECONDS",
+        help=f"skip audio changed this recently: still being written (default {backup.SETTLE_S:.0f})",
+    )
+    restore = sub.add_parser("restore", help="verify a backup, then restore it onto an empty instance")
+    restore.add_argument("archive", type=Path)
+    restore.add_argument("--into", type=Path, metavar="DIR", help="a new var directory (default: this instance's)")
+    restore.add_argument("--db-url", help="the database to restore into (default: the instance's, or SQLite in DIR)")
+    restore.add_argument("--force", action="store_true", help="restore over a database or audio already there")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--phone", help="mobile number for deadline warnings")
     user.add_argument("--extension", help="an operator's SIP extension (default: the next free one from 1001)")
     user.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    _backup_parsers(sub)
     models = sub.add_parser("models", help="speech models for voicemail transcription")
     models.add_argument("action", choices=["fetch", "check"], help="fetch the Turkish model; check the configured one")
     return parser
@@ -286,6 +347,10 @@ def main(argv: list[str] | None = None) -> int:
             return _models(settings, args.action)
         elif args.cmd == "retention":
             return _retention(settings, args.dry_run)
+        elif args.cmd == "backup":
+            return _backup(settings, args)
+        elif args.cmd == "restore":
+            return _restore(settings, args)
         else:
             return _foreground(args.cmd, settings, args)
     except (ProvisionError, RuntimeError, ValueError) as exc:
