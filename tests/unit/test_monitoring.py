@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, update
 
 from admin.app import create_app
-from agi_scripts.server import FastAGIServer
+from agi_scripts.server import FastAGIServer, Script
 from agi_scripts.session import AsyncAGI
 from alo185 import services
 from alo185.core import bus, procs, redis_server
@@ -322,7 +322,10 @@ def test_the_fastagi_server_counts_sessions_and_failures(redis_settings: Setting
         raise RuntimeError("a bug in a script")
 
     counters = bus.Counters(redis_settings.redis_connection_url)
-    scripts = {"ivr": functools.partial(fine, deps=None), "survey": functools.partial(broken, deps=None)}
+    scripts: dict[str, Script] = {
+        "ivr": functools.partial(fine, deps=None),
+        "survey": functools.partial(broken, deps=None),
+    }
     server = FastAGIServer(("127.0.0.1", 0), scripts, count=counters.incr)
     loop = Loop()
     try:
@@ -350,7 +353,7 @@ def test_the_queue_manager_beats_with_its_time_and_counts_ami_reconnects(ready: 
         qm = QueueManager(settings)
         await qm.start()
         try:
-            assert await asyncio.to_thread(procs.wait_until, lambda: client.exists(bus.QUEUE_MANAGER_ALIVE), 10)
+            assert await asyncio.to_thread(procs.wait_until, lambda: bool(client.exists(bus.QUEUE_MANAGER_ALIVE)), 10)
             assert abs(float(client.get(bus.QUEUE_MANAGER_ALIVE) or 0) - time.time()) < 15
             assert readiness.run_check("qm", readiness.queue_manager, settings, client).ok
             assert client.get(bus.AMI_RECONNECTS) is None  # the first login is no reconnect
