@@ -48,8 +48,9 @@ class Asterisk:
     @classmethod
     def provision(cls, settings: Settings, log: Callable[[str], None] = print) -> Self:
         """The installed PBX, installed first into the shared root when there is no system Asterisk."""
-        if asterisk_root.system_asterisk() is None:
-            asterisk_root.provision_root(settings.pbx_root, settings.debian_mirror, log)
+        if asterisk_root.system_asterisk() is None and not asterisk_root.root_is_ready(settings.pbx_root):
+            mirror = asterisk_root.choose_mirror(settings.debian_mirror)
+            asterisk_root.provision_root(settings.pbx_root, mirror, log)
         return cls.locate(settings)
 
     @property

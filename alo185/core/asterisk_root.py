@@ -13,6 +13,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from alo185.core import apt_sources
+
 MIN_VERSION = 20
 READY_MARKER = ".alo185-ready"
 STARTED_MARKER = ".alo185-provisioning"
@@ -45,6 +47,25 @@ def root_is_ready(root: Path) -> bool:
     return (root / READY_MARKER).exists() and (root / "usr/sbin/asterisk").exists()
 
 
+def choose_mirror(configured: str, etc_apt: Path = Path("/etc/apt")) -> str:
+    """The Debian mirror to bootstrap from: the setting if given, else the one the host's apt uses."""
+    if configured:
+        return configured
+    mirror = apt_sources.debian_mirror(apt_sources.read_sources(etc_apt))
+    if mirror is None:
+        raise ProvisionError(
+            f"No Debian archive mirror found in {etc_apt}/sources.list or {etc_apt}/sources.list.d/ "
+            "to bootstrap the PBX root from: set debian_mirror (ALO185_DEBIAN_MIRROR), "
+            "e.g. http://deb.debian.org/debian or your own mirror's address."
+        )
+    return mirror
+
+
+def debootstrap_command(root: Path, mirror: str) -> list[str]:
+    """The command that bootstraps a minimal Debian sid into ``root`` from ``mirror``."""
+    return ["debootstrap", "--variant=minbase", "sid", str(root), mirror]
+
+
 def provision_root(root: Path, mirror: str, log: Callable[[str], None] = print) -> None:
     """Make (or finish) a Debian-sid root with Asterisk in it. Idempotent."""
     if root_is_ready(root):
@@ -68,8 +89,8 @@ def provision_root(root: Path, mirror: str, log: Callable[[str], None] = print) 
     root.mkdir(parents=True, exist_ok=True)
     (root / STARTED_MARKER).touch()
     if not (root / "usr/bin/apt-get").exists():
-        log(f"debootstrap: Debian sid into {root} (about 20 s)")
-        _run(["debootstrap", "--variant=minbase", "sid", str(root), mirror], log)
+        log(f"debootstrap: Debian sid from {mirror} into {root} (about 20 s)")
+        _run(debootstrap_command(root, mirror), log)
     # Packages must not try to start services inside the root.
     policy = root / "usr/sbin/policy-rc.d"
     policy.write_text("#!/bin/sh\nexit 101\n")

@@ -5,9 +5,16 @@ A token cannot be guessed or altered, and one made for a survey does not open th
 
 from __future__ import annotations
 
+import re
+
 from itsdangerous import BadSignature, URLSafeSerializer
 
 PURPOSES = ("survey", "track")
+# The path of each purpose's page on the public site.
+PATHS = {"survey": "anket", "track": "takip"}
+# A link's token in any text (a log line, an error): whoever holds it opens the citizen's ticket.
+# Also URL-encoded (%2F for "/"), as in another page's address carried in a query string.
+_IN_TEXT = re.compile(rf"((?:/|%2[fF])(?:{'|'.join(PATHS.values())})(?:/|%2[fF]))[A-Za-z0-9_.\-]+")
 
 
 def sign(secret: str, purpose: str, ticket_id: int) -> str:
@@ -24,8 +31,12 @@ def unsign(secret: str, purpose: str, token: str) -> int | None:
 
 
 def url(base: str, purpose: str, token: str) -> str:
-    path = {"survey": "anket", "track": "takip"}[purpose]
-    return f"{base.rstrip('/')}/{path}/{token}"
+    return f"{base.rstrip('/')}/{PATHS[purpose]}/{token}"
+
+
+def redact(text: str) -> str:
+    """``text`` with every link's token replaced by ``***``: what log lines may carry."""
+    return _IN_TEXT.sub(r"\1***", text)
 
 
 def _serializer(secret: str, purpose: str) -> URLSafeSerializer:

@@ -30,7 +30,8 @@ class Settings:
     # The PBX root (a Debian-sid chroot) is shared by every instance on the machine.
     pbx_root: Path = REPO_DIR / "var" / "pbx" / "root"
     instance: str = "main"
-    debian_mirror: str = "http://deb.debian.org/debian"
+    # The Debian mirror the PBX root is bootstrapped from; empty: the one the host's apt sources use.
+    debian_mirror: str = ""
     db_url: str = ""
     redis_url: str = ""
     ami_host: str = "127.0.0.1"
