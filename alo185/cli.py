@@ -266,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="restart only alo185's processes (after an upgrade): the PBX and its calls go on untouched",
     )
     _deadline_option(restart)
+    sub.add_parser("supervise", help="restart alo185's processes (and the bundled Redis) when one dies (foreground)")
     sub.add_parser("status", help="which processes run, whether recordings can be written, readiness")
     demo = sub.add_parser("demo", help="start everything and place demo calls")
     demo.add_argument("--calls", type=int, default=4)
@@ -330,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
                 services.up(settings)
         elif args.cmd == "status":
             return _status(settings)
+        elif args.cmd == "supervise":
+            services.supervise(settings)
         elif args.cmd == "demo":
             from harness import demo  # the development harness: this command is its only door from here
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from alo185.core import bus, db, procs, redis_server
+from alo185.core import bus, db, procs, redis_server, supervisor
 from alo185.core.asterisk import STOP_DEADLINE_S
 from alo185.core.settings import ENV_PREFIX, Settings
 from alo185.menu.versions import ensure_seeded
@@ -59,11 +61,15 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def argv(command: str) -> list[str]:
+    """How alo185's subcommand ``command`` is started: this interpreter, so the same installation."""
+    return [sys.executable, "-m", "alo185", command]
+
+
 def start_process(settings: Settings, service: Service, timeout: float = 30) -> None:
     if procs.running_pid(settings, service.name):
         return
-    argv = [sys.executable, "-m", "alo185", service.command]
-    proc = procs.spawn(settings, service.name, argv, env=settings_env(settings))
+    proc = procs.spawn(settings, service.name, argv(service.command), env=settings_env(settings))
     ready = service.ready
     if ready is not None and not procs.wait_until(lambda: ready(settings) or proc.poll() is not None, timeout):
         raise RuntimeError(f"{service.name} did not become ready; see {procs.log_path(settings, service.name)}")
@@ -94,7 +100,51 @@ def up(settings: Settings, log: Callable[[str], None] = print) -> Pbx:
     for service in PROCESSES:
         start_process(settings, service)
         log(f"{service.name:<9} pid {procs.running_pid(settings, service.name)}")
+    start_supervisor(settings)
+    log(f"supervisor pid {procs.running_pid(settings, supervisor.PROCESS_NAME)}")
     return pbx
+
+
+def supervised(settings: Settings) -> list[supervisor.Child]:
+    """What the supervisor keeps up: the bundled Redis (if this instance runs it) and alo185's processes.
+
+    Asterisk is left out: its calls die with it, and ``Pbx.start`` installs and boots it (a minute at worst).
+    """
+    children = []
+    conf = redis_server.config_path(settings)
+    if settings.redis_is_local and conf.exists():
+        children.append(supervisor.Child(redis_server.PROCESS_NAME, [redis_server.ensure_installed(), str(conf)]))
+    env = settings_env(settings)
+    children += [supervisor.Child(s.name, argv(s.command), env) for s in PROCESSES]
+    return children
+
+
+def start_supervisor(settings: Settings) -> None:
+    """The supervisor, detached (no-op when one runs): it restarts a process that dies, with backoff."""
+    supervisor.release(settings)
+    if procs.running_pid(settings, supervisor.PROCESS_NAME) is None:
+        procs.spawn(settings, supervisor.PROCESS_NAME, argv("supervise"), env=settings_env(settings))
+
+
+def stop_supervisor(settings: Settings) -> None:
+    """No restart from now on: what is stopped next is stopped on purpose."""
+    supervisor.hold(settings)
+    procs.stop(settings, supervisor.PROCESS_NAME)
+
+
+def supervise(settings: Settings) -> None:
+    """Run the supervisor in the foreground until SIGTERM/SIGINT; returns at once if another one runs."""
+    other = procs.running_pid(settings, supervisor.PROCESS_NAME)
+    if other is not None and other != os.getpid():
+        logging.getLogger(__name__).info("a supervisor runs already (pid %d)", other)
+        return
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    procs.pid_path(settings, supervisor.PROCESS_NAME).write_text(f"{os.getpid()}\n")
+    supervisor.release(settings)  # run by hand after a 'down': it is asked to keep the processes up
+    stopping: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: stopping.append(signum))
+    supervisor.Supervisor(settings, supervised(settings)).run(lambda: bool(stopping))
 
 
 def down(settings: Settings, log: Callable[[str], None] = print, deadline_s: float = STOP_DEADLINE_S) -> None:
@@ -104,6 +154,7 @@ def down(settings: Settings, log: Callable[[str], None] = print, deadline_s: flo
     while alo185's processes still run: the IVR, the survey and the queue manager serve the last
     calls and their end events are recorded. Then the processes, then Redis, which holds their events.
     """
+    stop_supervisor(settings)
     stop_pbx(settings, log, deadline_s)
     stop_processes(settings, log)
     if redis_server.stop(settings):
@@ -133,9 +184,11 @@ def restart_processes(settings: Settings, log: Callable[[str], None] = print) ->
     No call is touched: Asterisk holds the calls, the FastAGI server's successor takes new IVR
     sessions before it stops, and the queue manager resynchronises with Asterisk when it logs in again.
     """
+    stop_supervisor(settings)  # its successor runs the new code too
     for service in PROCESSES:
         replace_process(settings, service)
         log(f"{service.name:<9} pid {procs.running_pid(settings, service.name)}")
+    start_supervisor(settings)
 
 
 def replace_process(settings: Settings, service: Service) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 from alo185.core import bus, procs
 from alo185.core.settings import Settings
@@ -42,6 +43,10 @@ def config_text(settings: Settings) -> str:
     )
 
 
+def config_path(settings: Settings) -> Path:
+    return settings.var_dir / "redis" / "redis.conf"
+
+
 def ping(settings: Settings) -> bool:
     try:
         return bool(bus.connect(settings.redis_connection_url).ping())
@@ -55,7 +60,7 @@ def start(settings: Settings, timeout: float = 15) -> None:
     binary = ensure_installed()
     (settings.var_dir / "redis").mkdir(parents=True, exist_ok=True)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
-    conf = settings.var_dir / "redis" / "redis.conf"
+    conf = config_path(settings)
     conf.write_text(config_text(settings))
     procs.spawn(settings, PROCESS_NAME, [binary, str(conf)])
     if not procs.wait_until(lambda: ping(settings), timeout):
