@@ -187,11 +187,13 @@ def restart_processes(settings: Settings, log: Callable[[str], None] = print) ->
     No call is touched: Asterisk holds the calls, the FastAGI server's successor takes new IVR
     sessions before it stops, and the queue manager resynchronises with Asterisk when it logs in again.
     """
-    stop_supervisor(settings)  # its successor runs the new code too
+    supervising = procs.running_pid(settings, supervisor.PROCESS_NAME) is not None
+    stop_supervisor(settings)  # it would start a process replaced here a second time
     for service in PROCESSES:
         replace_process(settings, service)
         log(f"{service.name:<9} pid {procs.running_pid(settings, service.name)}")
-    start_supervisor(settings)
+    if supervising:
+        start_supervisor(settings)  # its successor runs the new code too
 
 
 def replace_process(settings: Settings, service: Service) -> None:

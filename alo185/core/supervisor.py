@@ -138,5 +138,8 @@ class Supervisor:
     def run(self, stopping: Callable[[], bool], interval: float = POLL_S) -> None:
         """Tick every ``interval`` seconds until ``stopping()``."""
         while not stopping():
-            self.tick()
+            try:
+                self.tick()
+            except OSError:  # a full disk or a missing binary: the next look tries again
+                log.exception("could not start a process again")
             time.sleep(interval)
