@@ -72,6 +72,7 @@ def test_every_process_killed_during_a_call_is_back_in_seconds_and_the_records_a
     with running_stack(settings, with_admin=True) as stack:
         services.start_supervisor(settings)
         assert procs.wait_until(lambda: procs.running_pid(settings, supervisor.PROCESS_NAME) is not None, 10)
+        watching = procs.running_pid(settings, supervisor.PROCESS_NAME)
         stack.add_sim_operators(talk_s=TALK_S)
         talking = stack.call(stack.after_notice("1w1w1"), caller="+905321110001")
         assert procs.wait_until(_answered(stack, talking), 60), stack.events(talking)
@@ -89,3 +90,8 @@ def test_every_process_killed_during_a_call_is_back_in_seconds_and_the_records_a
         print(f"\nrestart times (s): { {name: round(s, 2) for name, s in times.items()} }")
         print(f"calls placed {len(placed)}, records written {sum(r.ended_at is not None for r in records.values())}")
         assert records[after].outcome == "ended", records[after]
+    # 'down' (leaving the block) stopped the supervisor first: nothing it stopped came back.
+    assert watching is not None and not procs.alive(watching)
+    time.sleep(2 * supervisor.FIRST_WAIT_S + 1)
+    back = {name: pid for name, pid in services.status(settings).items() if pid is not None}
+    assert not back, back
