@@ -54,6 +54,17 @@ def _pbx(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _systemd(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "install":
+        services.install_systemd(settings, args.user)
+        return 0
+    if args.dir is None:
+        raise ValueError("'systemd render' needs --dir")
+    for path in services.render_systemd(settings, args.dir, args.user):
+        print(f"wrote {path}")
+    return 0
+
+
 def _status(settings: Settings) -> int:
     """Which processes run, the disks, and the readiness checks; 1 when a process is down or a check fails."""
     pids = services.status(settings)
@@ -266,6 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="restart only alo185's processes (after an upgrade): the PBX and its calls go on untouched",
     )
     _deadline_option(restart)
+    sub.add_parser("supervise", help="restart alo185's processes (and the bundled Redis) when one dies (foreground)")
+    units = sub.add_parser("systemd", help="systemd units for every process, under alo185.target")
+    units.add_argument("action", choices=["render", "install"], help="write them into --dir; or install them (root)")
+    units.add_argument("--dir", type=Path, help="for 'render': where")
+    units.add_argument("--user", default="alo185", help="the account the processes run as (default: alo185)")
     sub.add_parser("status", help="which processes run, whether recordings can be written, readiness")
     demo = sub.add_parser("demo", help="start everything and place demo calls")
     demo.add_argument("--calls", type=int, default=4)
@@ -330,6 +346,10 @@ def main(argv: list[str] | None = None) -> int:
                 services.up(settings)
         elif args.cmd == "status":
             return _status(settings)
+        elif args.cmd == "systemd":
+            return _systemd(settings, args)
+        elif args.cmd == "supervise":
+            services.supervise(settings)
         elif args.cmd == "demo":
             from harness import demo  # the development harness: this command is its only door from here
 

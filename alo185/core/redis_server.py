@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 from alo185.core import bus, procs
 from alo185.core.settings import Settings
@@ -42,6 +43,18 @@ def config_text(settings: Settings) -> str:
     )
 
 
+def config_path(settings: Settings) -> Path:
+    return settings.var_dir / "redis" / "redis.conf"
+
+
+def write_config(settings: Settings) -> Path:
+    (settings.var_dir / "redis").mkdir(parents=True, exist_ok=True)
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    conf = config_path(settings)
+    conf.write_text(config_text(settings))
+    return conf
+
+
 def ping(settings: Settings) -> bool:
     try:
         return bool(bus.connect(settings.redis_connection_url).ping())
@@ -53,10 +66,7 @@ def start(settings: Settings, timeout: float = 15) -> None:
     if not settings.redis_is_local or procs.running_pid(settings, PROCESS_NAME):
         return
     binary = ensure_installed()
-    (settings.var_dir / "redis").mkdir(parents=True, exist_ok=True)
-    settings.run_dir.mkdir(parents=True, exist_ok=True)
-    conf = settings.var_dir / "redis" / "redis.conf"
-    conf.write_text(config_text(settings))
+    conf = write_config(settings)
     procs.spawn(settings, PROCESS_NAME, [binary, str(conf)])
     if not procs.wait_until(lambda: ping(settings), timeout):
         raise RuntimeError(f"Redis did not start; see {procs.log_path(settings, PROCESS_NAME)}")
