@@ -61,7 +61,7 @@ def options(settings: Settings) -> dict[str, Any]:
     }
 
 
-class AdminServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
+class AdminServer(BaseApplication):  # gunicorn ships no type hints: its base is Any to mypy
     """gunicorn in this process (the process table's pid is its master); each worker builds its own app."""
 
     def __init__(self, settings: Settings) -> None:

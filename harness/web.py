@@ -33,17 +33,19 @@ class Browser:
             assert response.status == 200 and not response.url.endswith("/login"), response.url
         return self
 
-    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, str, float]:
-        """Status, body and seconds taken."""
+    def get(self, path: str, headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, str, float]:
+        """Status, body and seconds taken; a timeout is status 0."""
         request = urllib.request.Request(self.base_url + path, headers=headers or {})
         started = time.monotonic()
         try:
-            with self.opener.open(request, timeout=30) as response:
+            with self.opener.open(request, timeout=timeout) as response:
                 return response.status, response.read().decode(), time.monotonic() - started
         except urllib.error.HTTPError as refused:
             return refused.code, refused.read().decode(), time.monotonic() - started
+        except (TimeoutError, urllib.error.URLError):
+            return 0, "", time.monotonic() - started
 
-    def cookie_header(self) -> str:
+    def cookie(self) -> str:
         return "; ".join(f"{c.name}={c.value}" for c in self.cookies)
 
 

@@ -18,14 +18,14 @@ from alo185.org import accounts
 from alo185.org.models import Role
 from harness.web import Browser, open_stream
 
-STREAMS = 50
+STREAMS = 120  # more than redis-py's default pool of 100 connections
 PASSWORD = "parola-1234567"
 
 
 @pytest.fixture
 def admin(redis_settings: Settings) -> Iterator[Settings]:
     """``alo185 admin`` as the process table starts it: one gunicorn worker, behind a proxy at 127.0.0.1."""
-    settings = redis_settings.replace(admin_workers=1, admin_threads=80, proxy_hops=1, proxy_addresses=("127.0.0.1",))
+    settings = redis_settings.replace(admin_workers=1, admin_threads=160, proxy_hops=1, proxy_addresses=("127.0.0.1",))
     with db.session_factory(settings.database_url).begin() as session:
         accounts.create_user(session, "yonetici", role=Role.ADMIN, password=PASSWORD)
     services.start_process(settings, services.process("admin"))
@@ -42,9 +42,7 @@ def test_pages_answer_beside_open_event_streams(admin: Settings) -> None:
     streams = []
     try:
         for _ in range(STREAMS):
-            streams.append(
-                open_stream(admin.admin_host, admin.admin_port, "/api/queues/stream", browser.cookie_header())
-            )
+            streams.append(open_stream(admin.admin_host, admin.admin_port, "/api/queues/stream", browser.cookie()))
         for path in ("/healthz", "/login", "/api/queues/live", "/console", "/healthz"):
             status, _body, seconds = browser.get(path)
             assert status in (200, 403) and seconds < 1.0, (path, status, seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from werkzeug.test import Client
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 FORWARDED = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
 
 
-def seen(environ: WSGIEnvironment, start_response: StartResponse) -> Response:
+def seen(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
     request = Request(environ)
     return Response(f"{request.remote_addr} {request.scheme}")(environ, start_response)
 
