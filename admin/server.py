@@ -42,8 +42,9 @@ def options(settings: Settings) -> dict[str, Any]:
         "worker_class": "gthread",
         "workers": settings.admin_workers,
         "threads": settings.admin_threads,
-        # A connection waiting for a thread counts too: room for the streams and the pages beside them.
-        "worker_connections": settings.admin_threads * 4,
+        # A worker whose threads are all taken (by open streams) accepts no more, so the other workers take
+        # the next connections; more would wait in a full worker while another has threads free.
+        "worker_connections": settings.admin_threads,
         # The workers' heartbeat (a gthread worker beats between requests, not per request: a long stream
         # does not trip it); a stuck worker is replaced after this long.
         "timeout": 30,
