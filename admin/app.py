@@ -7,7 +7,6 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from admin import auth, i18n
 from admin.api.views import bp as api_bp
@@ -17,6 +16,7 @@ from admin.ivr.views import bp as ivr_bp
 from admin.kvkk.views import bp as kvkk_bp
 from admin.monitoring.views import bp as monitoring_bp
 from admin.open311.views import bp as open311_bp
+from admin.proxy import TrustedProxy
 from admin.public.views import bp as public_bp
 from admin.quality.views import bp as quality_bp
 from admin.queues.views import bp as queues_bp
@@ -42,7 +42,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         # The citizens' address, not the proxy's, for the per-address limit of the citizen pages.
         # Flask declares ``wsgi_app`` a method, which mypy will not have reassigned; wrapping it is Flask's
         # documented way to add a middleware.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
+        app.wsgi_app = TrustedProxy(  # type: ignore[method-assign]
+            app.wsgi_app, settings.proxy_hops, settings.proxy_addresses
+        )
 
     auth.init_app(app)
     i18n.init_app(app)

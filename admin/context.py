@@ -20,7 +20,11 @@ def redis_client() -> redis.Redis:
     """One client per application (it pools its connections), made on first use."""
     client = current_app.extensions.get("alo185.redis")
     if client is None:
-        client = current_app.extensions["alo185.redis"] = bus.connect(current_app.config["ALO185"].redis_connection_url)
+        settings = current_app.config["ALO185"]
+        # An open event stream holds a connection (its subscription) for as long as it is open: room for
+        # one in each of the server's threads, and the commands of the pages beside them.
+        connections = 2 * settings.admin_threads
+        client = current_app.extensions["alo185.redis"] = bus.connect(settings.redis_connection_url, connections)
     return client
 
 

@@ -16,6 +16,7 @@ BENCHMARKS = {
     "calls": "bench.calls",
     "ivr": "bench.ivr",
     "screenpop": "bench.screenpop",
+    "sse": "bench.sse",
     "tickets": "bench.tickets",
     "transcribe": "bench.transcribe",
     "writes": "bench.writes",

@@ -60,8 +60,10 @@ Entries = list[tuple[str, dict[str, str]]]
 ReadReply = list[tuple[str, Entries]] | None
 
 
-def connect(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5)
+def connect(url: str, max_connections: int | None = None) -> redis.Redis:
+    """A client pooling up to ``max_connections`` (redis-py's default, 100, when None)."""
+    limits = {"max_connections": max_connections} if max_connections else {}
+    return redis.Redis.from_url(url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5, **limits)
 
 
 def caller_card_key(uniqueid: str) -> str:

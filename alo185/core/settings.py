@@ -54,6 +54,12 @@ class Settings:
     sip_port: int = 5060
     admin_host: str = "127.0.0.1"
     admin_port: int = 8185
+    # The admin's web server (docs/operations.md, "Behind nginx"): "gunicorn" (admin_workers processes of
+    # admin_threads threads each; an open event stream holds a thread) or "dev", Werkzeug's development
+    # server, for ``alo185 demo`` only.
+    admin_server: str = "gunicorn"
+    admin_workers: int = 2
+    admin_threads: int = 200
     # Seconds a caller waits in the queue before the dialplan gives up on it.
     queue_timeout: int = 300
     # Overflow (docs/queues.md): when the predicted wait exceeds the queue's target, or nobody can answer,
@@ -109,8 +115,10 @@ class Settings:
     # WhatsApp Business Cloud API webhook (/webhooks/whatsapp): off until both are set.
     whatsapp_verify_token: str = ""
     whatsapp_app_secret: str = ""
-    # Reverse proxies in front of the admin's citizen pages (their X-Forwarded-For is trusted).
+    # Reverse proxies in front of the admin (nginx, docs/nginx-alo185.conf): proxy_hops of them, the
+    # nearest at one of proxy_addresses. Their X-Forwarded-For and -Proto are trusted from there only.
     proxy_hops: int = 0
+    proxy_addresses: tuple[str, ...] = ("127.0.0.1", "::1")
     # ``alo185 scheduler``: deadline warnings to chiefs and managers every escalation_interval_s
     # seconds; the KVKK retention job once a day at retention_hour (local time, 0-23).
     escalation_interval_s: int = 60
@@ -128,6 +136,10 @@ class Settings:
 
     def __post_init__(self) -> None:
         self._check_agi()
+        if self.admin_server not in ("gunicorn", "dev"):
+            raise ValueError(f"admin_server: {self.admin_server!r} is neither 'gunicorn' nor 'dev'")
+        if self.admin_workers < 1 or self.admin_threads < 1:
+            raise ValueError("admin_workers and admin_threads: at least 1 each")
         for name in ("vosk_beam", "vosk_max_active", "vosk_min_active", "vosk_lattice_beam"):
             value = getattr(self, name)
             if not 0 <= value < float("inf"):  # also refuses NaN

@@ -35,6 +35,8 @@ def test_benchmark_quick_run(name: str, tmp_path: Path) -> None:
     if name == "screenpop":
         assert data["calls"] == 5 and data["missed"] == 0 and not data["call_failures"], data
         assert 0 < data["screenpop_p50_ms"] <= data["screenpop_p95_ms"], data
+    if name == "sse":
+        assert data["clients_held"] == 20 and all(step["held"] for step in data["steps"]), data
     if name == "ami":
         assert data["ingest_events_per_s"] > 0 and data["panoramisk_parse_events_per_s"] > 0 and data["ratio"] > 0
         state = data["state"]
