@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from admin import auth, context
 from alo185.calls.models import CallRecord
-from alo185.calls.recordings import recordings_dir
+from alo185.core.asterisk import recordings_dir
 from alo185.org.access import Perm
 from alo185.surveys.models import SurveyAnswer
 from alo185.surveys.scale import LABELS

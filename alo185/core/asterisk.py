@@ -168,3 +168,18 @@ class Asterisk:
     def remove_instance(self) -> None:
         """Delete this instance's files (tests use throw-away instances)."""
         shutil.rmtree(self.instance_dir, ignore_errors=True)
+
+
+def recordings_dir(settings: Settings) -> Path | None:
+    """Where operator calls are recorded: setting ``recording_dir``, else the PBX instance's spool.
+
+    None when neither is there (no setting, no PBX installed). Asterisk writes each recording
+    (``[alo185-queue]``) and the call record names it relative to this directory
+    (``CallRecord.recording_ref``, ``YYYY/MM/<uniqueid>.wav``), so the directory can move with its files.
+    """
+    if settings.recording_dir is not None:
+        return settings.recording_dir
+    try:
+        return Asterisk.locate(settings).recordings_dir
+    except asterisk_root.ProvisionError:
+        return None

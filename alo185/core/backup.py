@@ -40,9 +40,7 @@ import sqlalchemy
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, make_url
 
-from alo185.core import db
-from alo185.core.asterisk import Asterisk
-from alo185.core.asterisk_root import ProvisionError
+from alo185.core import asterisk, db
 from alo185.core.settings import Settings
 
 FORMAT_VERSION = 1
@@ -88,22 +86,12 @@ class Manifest:
 # --- where things are ---------------------------------------------------------------------------------
 
 
-def recordings_path(settings: Settings) -> Path | None:
-    """The recordings of operator calls (setting ``recording_dir``, else the PBX instance's spool)."""
-    if settings.recording_dir is not None:
-        return settings.recording_dir
-    try:
-        return Asterisk.locate(settings).recordings_dir
-    except ProvisionError:
-        return None
-
-
 def audio_roots(settings: Settings) -> dict[str, Path | None]:
     """Each store of files in the backup, by its name under ``files/``."""
     return {
         "voicemail": settings.voicemail_path,
         "evidence": settings.evidence_path,
-        "recordings": recordings_path(settings),
+        "recordings": asterisk.recordings_dir(settings),
     }
 
 

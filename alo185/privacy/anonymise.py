@@ -44,8 +44,8 @@ from sqlalchemy.orm import Session
 from alo185.audit import trail
 from alo185.audit.models import AuditLog
 from alo185.calls.models import CallRecord
-from alo185.calls.recordings import recordings_dir
 from alo185.channels.models import InboundMessage
+from alo185.core.asterisk import recordings_dir
 from alo185.core.settings import load_settings
 from alo185.privacy.files import Roots, Store, file_column, shred_after_commit
 from alo185.sms.models import SmsMessage

@@ -47,7 +47,7 @@ _SESSION_KEY = "alo185.privacy.files"
 
 class Store(StrEnum):
     """A directory of personal files: the voicemail archive (settings.voicemail_path), DİF evidence, or the
-    recordings of operator calls (``alo185.calls.recordings``)."""
+    recordings of operator calls (``alo185.core.asterisk.recordings_dir``)."""
 
     VOICEMAIL = "voicemail"
     EVIDENCE = "evidence"

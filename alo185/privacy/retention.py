@@ -29,8 +29,8 @@ from sqlalchemy.orm import Mapped, Session
 from alo185.audit import trail
 from alo185.audit.models import AuditLog
 from alo185.calls.models import CallRecord
-from alo185.calls.recordings import recordings_dir
 from alo185.channels.models import InboundMessage
+from alo185.core.asterisk import recordings_dir
 from alo185.core.settings import load_settings
 from alo185.privacy.anonymise import MARKER, phone_forms_sql, scrub, scrub_citizens, scrub_tickets
 from alo185.privacy.files import Roots, Store, recover, shred_after_commit
@@ -370,7 +370,7 @@ def run(
 
     Commits after each batch: give it a session that is not inside ``begin()``. A dry run changes
     nothing and returns the rows it would have written. ``voicemail_dir`` defaults to the instance's
-    archive, ``recording_dir`` the instance's recordings of operator calls (``alo185.calls.recordings``); DİF
+    archive, ``recording_dir`` the instance's recordings of operator calls (``core.asterisk.recordings_dir``); DİF
     evidence files are deleted only when ``evidence_dir`` is given. ``stop`` is asked
     between batches (the scheduler's SIGTERM); the rest is done by the next run.
     """

@@ -7,8 +7,8 @@ import signal
 
 from admin.app import create_app
 from alo185 import services
-from alo185.calls.recordings import recordings_dir
 from alo185.core import procs
+from alo185.core.asterisk import recordings_dir
 from tests.conftest import TEST_OPERATOR, Stack
 from tests.staff import staff_client
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from alo185.calls.recordings import recordings_dir
 from alo185.core import procs
+from alo185.core.asterisk import recordings_dir
 from harness.instance import Stack, isolated_settings, running_stack
 from harness.softphone import Softphone, available
 
