@@ -22,8 +22,6 @@ samples) and latency. The goal: no errors; web submissions' p95 under 200 ms (``
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import json
 import os
 import random
@@ -43,7 +41,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from alo185 import services
-from alo185.channels import api_keys
+from alo185.channels import api_keys, whatsapp
 from alo185.core import bus, db, procs, redis_server
 from alo185.core.settings import Settings
 from alo185.sms.sender import Sender
@@ -168,9 +166,11 @@ def _whatsapp(http: Http, sender: str) -> bool | str:
     change = {"field": "messages", "value": value}
     payload = {"object": "whatsapp_business_account", "entry": [{"id": "W", "changes": [change]}]}
     body = json.dumps(payload).encode()
-    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     return http.post(
-        "/webhooks/whatsapp", body, {"Content-Type": "application/json", "X-Hub-Signature-256": signature}, 200
+        "/webhooks/whatsapp",
+        body,
+        {"Content-Type": "application/json", "X-Hub-Signature-256": whatsapp.signature(SECRET, body)},
+        200,
     )
 
 

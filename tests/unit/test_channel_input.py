@@ -7,8 +7,6 @@ of 4,001 by none. A WhatsApp reaction or an unsupported message is acknowledged 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ from werkzeug.test import TestResponse
 
 from admin.app import create_app
 from alo185 import services
-from alo185.channels import api_keys, schemas
+from alo185.channels import api_keys, schemas, whatsapp
 from alo185.channels.models import InboundMessage
 from alo185.core import db
 from alo185.core.settings import Settings
@@ -155,8 +153,7 @@ def _text(body: object, **change: object) -> dict[str, Any]:
 
 
 def _signed_post(client: FlaskClient, body: bytes) -> TestResponse:
-    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    headers = {"X-Hub-Signature-256": signature, "Content-Type": "application/json"}
+    headers = {"X-Hub-Signature-256": whatsapp.signature(SECRET, body), "Content-Type": "application/json"}
     return client.post("/webhooks/whatsapp", data=body, headers=headers)
 
 

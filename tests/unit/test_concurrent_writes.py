@@ -6,8 +6,6 @@ database file or server, as a threaded web server would run them.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
 import time
@@ -26,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from admin.app import create_app
 from alo185 import services
-from alo185.channels import api_keys
+from alo185.channels import api_keys, whatsapp
 from alo185.channels.models import InboundMessage
 from alo185.core import db
 from alo185.core.settings import Settings
@@ -123,8 +121,7 @@ def _whatsapp(app: Flask, sender: str, message_id: str, text: str) -> int:
         ],
     }  # fmt: skip
     body = json.dumps(payload).encode()
-    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    headers = {"X-Hub-Signature-256": signature, "Content-Type": "application/json"}
+    headers = {"X-Hub-Signature-256": whatsapp.signature(SECRET, body), "Content-Type": "application/json"}
     return app.test_client().post("/webhooks/whatsapp", data=body, headers=headers).status_code
 
 
